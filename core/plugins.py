@@ -162,6 +162,14 @@ class Manager:
             version = ep.dist.version if ep.dist else "?"
             self._load_one(ep.name, ep.value, version, False, lambda ep=ep: ep)
 
+    def add_plugin(self, module, name: str, version: str = "?") -> None:
+        """Register a plugin object directly (notebooks, tests, apps embedding the core)."""
+        self.plugins[name] = PluginInfo(name=name, module=getattr(module, "__name__", repr(module)), version=version,
+                                        builtin=False)
+        self.pm.register(module, name=name)
+        self.plugins[name].hooks = sorted(caller.name for caller in self.pm.get_hookcallers(module) or [])
+        self._registries.clear()
+
     def _load_one(self, name, module_name, version, builtin, target) -> None:
         info = PluginInfo(name=name, module=module_name, version=version, builtin=builtin)
         if name in self.plugins:
@@ -213,8 +221,8 @@ class Manager:
         if hook_name not in self._registries:
             kind, make_entry = REGISTRIES[hook_name]
             registry = self._registries[hook_name] = Registry(kind)
-            # pluggy lists implementations last-registered first; built-ins should register first.
-            for impl in reversed(getattr(self.pm.hook, hook_name).get_hookimpls()):
+            # get_hookimpls() lists in load order: built-ins first, so they keep their names.
+            for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
                 staged: list[Entry] = []
 
                 def register(*args, _plugin=impl.plugin_name, _staged=staged, **kwargs):
