@@ -111,7 +111,13 @@ class Root(click.Group):
 
 @click.group(cls=Root, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
 @click.version_option(__version__, prog_name="apps")
-def cli():
+@click.option(
+    "--profile",
+    envvar="APPS_PROFILE",
+    metavar="NAME",
+    help="Device profile (orin-nano-8gb, orin-nx-16gb, agx-orin-64gb, cuda, cpu); detected when omitted.",
+)
+def cli(profile):
     """transformer-apps: Transformer models as working applications, on Jetson boards and PCs.
 
     \b
@@ -124,6 +130,12 @@ def cli():
 
     Every command has --help.
     """
+    if profile:
+        import os
+
+        from core.profiles import get_profile
+
+        os.environ["APPS_PROFILE"] = get_profile(profile).name
 
 
 for _verb, _help in VERB_HELP.items():
@@ -234,9 +246,16 @@ def demo():
 
 @cli.command("doctor")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def doctor(as_json):
-    """Report the environment: Python, torch, CUDA, Jetson module, cameras, audio."""
-    _not_yet("doctor", "the Jetson readiness work")()
+@click.option("--root", default="/", hidden=True, help="Read system files below this folder (recorded fixtures).")
+def doctor(as_json, root):
+    """Report the environment: Python, torch, CUDA/cuDNN/TensorRT, Jetson module and L4T release, power
+    mode, memory, cameras, audio, OpenCV GStreamer, espeak-ng, and what each app can do here."""
+    from pathlib import Path
+
+    from core.doctor import format_report, report
+
+    data = report(Path(root))
+    click.echo(json.dumps(data, indent=2) if as_json else format_report(data))
 
 
 def _table(rows: list[dict], columns: list[str]) -> None:

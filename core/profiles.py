@@ -1,0 +1,114 @@
+"""Device profiles: defaults per board so that every app fits the memory it has.
+
+A profile is detected from the machine (``/proc/device-tree/model`` and total memory on a Jetson; ``cpu``
+or ``cuda`` elsewhere) and can be forced with ``apps --profile NAME ...`` or ``APPS_PROFILE=NAME``.
+It contributes recipe settings per app (precision, batch size, sequence length, gradient checkpointing,
+model size); the engine applies them after the recipe file and before the command line's ``key=value``
+overrides, so an explicit override always wins.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from core.errors import AppsError
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    description: str
+    memory_gb: float  # what the board has; unified memory on Jetson (CPU and GPU share it)
+    fp16_tops: float  # dense FP16 tensor throughput, for the benchmark projections
+    memory_bandwidth_gbs: float
+    recipe: dict = field(default_factory=dict)  # app -> recipe overrides
+    run: dict = field(default_factory=dict)  # app -> run-time defaults (model, precision)
+
+    def recipe_overrides(self, app: str) -> dict:
+        return dict(self.recipe.get(app, {}))
+
+    def run_defaults(self, app: str) -> dict:
+        return dict(self.run.get(app, {}))
+
+
+# Published figures: Jetson Orin module data sheets (dense FP16 tensor TOPS; the sparse figures are twice
+# these), LPDDR5 bandwidth. Chat settings follow the Phi-1.5 LoRA recipe: the 1.4B model in fp16 needs
+# 2.8 GB of weights, so smaller boards shorten sequences and checkpoint activations.
+PROFILES = {
+    "orin-nano-8gb": Profile(
+        "orin-nano-8gb", "Jetson Orin Nano 8GB", 8, 20, 68,
+        recipe={
+            "chat": {"batch_size": 1, "gradient_accumulation_steps": 16, "cutoff_len": 512,
+                     "gradient_checkpointing": True, "precision": "fp16"},
+            "vit": {"batch_size": 32, "precision": "fp16"},
+            "asr": {"batch_size": 8, "precision": "fp16"},
+        },
+        run={"vit": {"precision": "fp16"}, "chat": {"precision": "fp16"}},
+    ),
+    "orin-nx-16gb": Profile(
+        "orin-nx-16gb", "Jetson Orin NX 16GB", 16, 50, 102,
+        recipe={
+            "chat": {"batch_size": 2, "gradient_accumulation_steps": 8, "cutoff_len": 768,
+                     "gradient_checkpointing": True, "precision": "fp16"},
+            "vit": {"batch_size": 64, "precision": "fp16"},
+            "asr": {"batch_size": 16, "precision": "fp16"},
+        },
+        run={"vit": {"precision": "fp16"}, "chat": {"precision": "fp16"}},
+    ),
+    "agx-orin-64gb": Profile(
+        "agx-orin-64gb", "Jetson AGX Orin 64GB", 64, 138, 205,
+        recipe={
+            "chat": {"batch_size": 2, "gradient_accumulation_steps": 8, "cutoff_len": 1024, "precision": "fp16"},
+            "vit": {"batch_size": 128, "precision": "fp16"},
+            "asr": {"batch_size": 32, "precision": "fp16"},
+        },
+        run={"vit": {"precision": "fp16"}, "chat": {"precision": "fp16"}},
+    ),
+    "cuda": Profile("cuda", "a PC with an NVIDIA GPU", 0, 0, 0),
+    "cpu": Profile("cpu", "a PC without a GPU (fp32, or bf16 where the CPU has it)", 0, 0, 0),
+}
+
+
+def jetson_profile(model: str, memory_gb: float) -> str | None:
+    """The profile of a Jetson from its device-tree model string and total memory."""
+    text = model.lower()
+    if "jetson" not in text and "orin" not in text:
+        return None
+    if "agx" in text:
+        return "agx-orin-64gb"
+    if "nano" in text:
+        return "orin-nano-8gb"
+    if "nx" in text:
+        return "orin-nx-16gb"
+    return "orin-nano-8gb" if memory_gb < 12 else "orin-nx-16gb" if memory_gb < 24 else "agx-orin-64gb"
+
+
+def detect(root: Path = Path("/")) -> str:
+    """Name of the profile that fits this machine (``root`` lets tests point at recorded fixtures)."""
+    from core.doctor import device_tree_model, meminfo
+
+    model = device_tree_model(root)
+    if model:
+        name = jetson_profile(model, meminfo(root).get("MemTotal", 0) / 2**20)
+        if name:
+            return name
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            return "cuda"
+    except ImportError:
+        pass
+    return "cpu"
+
+
+def get_profile(name: str | None = None) -> Profile:
+    """The profile named (or in ``$APPS_PROFILE``), else the detected one."""
+    name = name or os.environ.get("APPS_PROFILE") or detect()
+    if name not in PROFILES:
+        from core.plugins import suggest
+
+        raise AppsError(f"unknown device profile '{name}'", hint=suggest(name, PROFILES))
+    return PROFILES[name]
