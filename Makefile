@@ -11,7 +11,7 @@ SOURCES := core plugins tests examples benchmarks
 # Debian packages the apps and tests use: espeak-ng (speech corpus, TTS), chromium (browser tests), ffmpeg.
 SYSTEM_PACKAGES := espeak-ng chromium chromium-driver ffmpeg
 
-.PHONY: run test lint bench system-deps clean
+.PHONY: run test test-compat lint bench system-deps clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV_FLAGS) $(VENV)
@@ -46,4 +46,23 @@ bench: $(VENV)/.installed
 	$(BIN)/apps bench all
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) $(COMPAT) .pytest_cache .ruff_cache *.egg-info
+
+# Compatibility: the suite again with transformers 4.57.x (the line that still supports Python 3.10), in a
+# second venv that sees the main venv's packages but shadows transformers and what it pins.
+COMPAT := .venv-compat
+COMPAT_PINS := 'transformers>=4.57,<4.58' 'huggingface-hub>=0.34,<1.0' 'tokenizers>=0.22,<=0.23.0' gradio datasets
+
+$(COMPAT)/.installed: $(VENV)/.installed
+	rm -rf $(COMPAT) && $(PYTHON) -m venv $(COMPAT)
+	main=$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])'); \
+	compat=$$($(COMPAT)/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])'); \
+	echo "import site; site.addsitedir('$$main')" > $$compat/zz_main_venv.pth
+	$(COMPAT)/bin/python -m pip install --quiet --upgrade pip setuptools
+	$(COMPAT)/bin/python -m pip install --quiet --progress-bar off $(COMPAT_PINS)
+	touch $@
+
+test-compat: $(COMPAT)/.installed system-deps
+	$(COMPAT)/bin/python -c 'import transformers, sys; print("transformers", transformers.__version__, "on Python", sys.version.split()[0])'
+	$(COMPAT)/bin/python -m pytest
+	$(BIN)/python scripts/check_wheels.py --python-version 3.10
