@@ -8,8 +8,9 @@ BIN := $(VENV)/bin
 JETSON := $(wildcard /etc/nv_tegra_release)
 VENV_FLAGS := $(if $(JETSON),--system-site-packages)
 SOURCES := core plugins tests examples benchmarks
-# Debian packages the apps and tests use: espeak-ng (speech corpus, TTS), chromium (browser tests), ffmpeg.
-SYSTEM_PACKAGES := espeak-ng chromium chromium-driver ffmpeg
+# Debian packages the apps and tests use: espeak-ng (speech corpus, TTS), chromium (browser tests), ffmpeg,
+# a CJK font (Chinese in the browser screenshots).
+SYSTEM_PACKAGES := espeak-ng chromium chromium-driver ffmpeg fonts-wqy-zenhei
 
 .PHONY: run test test-compat lint bench system-deps clean
 

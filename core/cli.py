@@ -231,17 +231,25 @@ def new_plugin(name, directory):
     click.echo(f"created {folder}\nnext: pip install -e {folder} && apps run {name.replace('_', '-')}")
 
 
-def _not_yet(name: str, issue: str):
-    def command(**_):
-        raise AppsError(f"'apps {name}' is not available yet.", hint=f"it arrives with {issue}.")
+@cli.command("demo")
+@click.argument("apps", nargs=-1, metavar="[APP ...]")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind; other than localhost needs --auth.")
+@click.option("--port", default=7860, show_default=True, type=int)
+@click.option("--auth", metavar="USER:PASS", help="Ask visitors for this user name and password.")
+@click.option("--kiosk", is_flag=True, help="One app full-screen with large type, for a booth's touch screen.")
+@click.option("--open", "open_browser", is_flag=True, help="Open the page in a browser.")
+def demo(apps, host, port, auth, kiosk, open_browser):
+    """Web demo with one tab per app (Gradio), plus a training tab. Offline: nothing is fetched from the
+    internet, and no share link is made.
 
-    return command
+    \b
+    apps demo                      every app with a tab, on http://127.0.0.1:7860
+    apps demo vit --kiosk          one app full-screen for a booth
+    apps demo --host 0.0.0.0 --auth booth:secret
+    """
+    from core.demo import launch
 
-
-@cli.command("demo", context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
-def demo():
-    """Web demo with one tab per app (Gradio)."""
-    _not_yet("demo", "the trade-show demo work")()
+    launch(list(apps) or None, host=host, port=port, auth=auth, kiosk=kiosk, open_browser=open_browser)
 
 
 @cli.command("doctor")
