@@ -68,3 +68,18 @@ def test_profile_can_be_forced(monkeypatch):
         get_profile("orin-mega")
     result = CliRunner().invoke(cli, ["--profile", "orin-mega", "list"])
     assert result.exit_code != 0
+
+
+def test_gpu_check_skips_cleanly_without_a_gpu():
+    import subprocess
+    import sys
+
+    import torch
+
+    result = subprocess.run([sys.executable, "benchmarks/gpu_check.py"], capture_output=True, text=True, timeout=600,
+                            cwd=Path(__file__).parents[1])
+    assert result.returncode == 0, result.stdout + result.stderr
+    if not torch.cuda.is_available():
+        assert result.stdout.startswith("skipped: no CUDA GPU")
+    else:
+        assert "0 failed" in result.stdout
