@@ -13,7 +13,6 @@ import shutil
 import subprocess
 from pathlib import Path
 
-
 # Present when JetPack's Argus stack (CSI cameras through nvarguscamerasrc) is installed.
 ARGUS_LIBRARIES = (
     "usr/lib/aarch64-linux-gnu/gstreamer-1.0/libgstnvarguscamerasrc.so",

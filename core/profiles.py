@@ -21,7 +21,7 @@ class Profile:
     name: str
     description: str
     memory_gb: float  # what the board has; unified memory on Jetson (CPU and GPU share it)
-    fp16_tops: float  # dense FP16 tensor throughput, for the benchmark projections
+    fp16_tflops: float  # dense FP16 tensor throughput, for the benchmark projections
     memory_bandwidth_gbs: float
     recipe: dict = field(default_factory=dict)  # app -> recipe overrides
     run: dict = field(default_factory=dict)  # app -> run-time defaults (model, precision)
@@ -33,12 +33,13 @@ class Profile:
         return dict(self.run.get(app, {}))
 
 
-# Published figures: Jetson Orin module data sheets (dense FP16 tensor TOPS; the sparse figures are twice
-# these), LPDDR5 bandwidth. Chat settings follow the Phi-1.5 LoRA recipe: the 1.4B model in fp16 needs
+# Dense FP16 tensor TFLOPS: AGX Orin 64GB's GPU is rated 170 sparse INT8 TOPS = 85 dense INT8 = 42.5 dense
+# FP16; the smaller modules scale by CUDA cores x GPU clock (NX 16GB: 1024 @ 918 MHz, Nano 8GB: 1024 @ 625 MHz
+# against 2048 @ 1.3 GHz). Memory bandwidth: LPDDR5 as published (204.8 / 102.4 / 68 GB/s). Chat settings follow the Phi-1.5 LoRA recipe: the 1.4B model in fp16 needs
 # 2.8 GB of weights, so smaller boards shorten sequences and checkpoint activations.
 PROFILES = {
     "orin-nano-8gb": Profile(
-        "orin-nano-8gb", "Jetson Orin Nano 8GB", 8, 20, 68,
+        "orin-nano-8gb", "Jetson Orin Nano 8GB", 8, 10.0, 68,
         recipe={
             "chat": {"batch_size": 1, "gradient_accumulation_steps": 16, "cutoff_len": 512,
                      "gradient_checkpointing": True, "precision": "fp16"},
@@ -48,7 +49,7 @@ PROFILES = {
         run={"vit": {"precision": "fp16"}, "chat": {"precision": "fp16"}},
     ),
     "orin-nx-16gb": Profile(
-        "orin-nx-16gb", "Jetson Orin NX 16GB", 16, 50, 102,
+        "orin-nx-16gb", "Jetson Orin NX 16GB", 16, 15.0, 102.4,
         recipe={
             "chat": {"batch_size": 2, "gradient_accumulation_steps": 8, "cutoff_len": 768,
                      "gradient_checkpointing": True, "precision": "fp16"},
@@ -58,7 +59,7 @@ PROFILES = {
         run={"vit": {"precision": "fp16"}, "chat": {"precision": "fp16"}},
     ),
     "agx-orin-64gb": Profile(
-        "agx-orin-64gb", "Jetson AGX Orin 64GB", 64, 138, 205,
+        "agx-orin-64gb", "Jetson AGX Orin 64GB", 64, 42.5, 204.8,
         recipe={
             "chat": {"batch_size": 2, "gradient_accumulation_steps": 8, "cutoff_len": 1024, "precision": "fp16"},
             "vit": {"batch_size": 128, "precision": "fp16"},
