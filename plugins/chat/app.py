@@ -1,8 +1,272 @@
 """The chat app. Module level stays light (no torch): 'apps list' imports it."""
 
+from __future__ import annotations
+
+import json
+import sys
+import typing
+from dataclasses import dataclass, field
+from typing import Any, Union
+
 from core import App
+from core.errors import AppsError
+from core.recipes import Recipe
+
+
+@dataclass
+class ChatRecipe(Recipe):
+    """Chat fine-tuning (LLaMA-Factory's names where they exist) and the miniature pretraining."""
+
+    task: str = "sft"  # sft (instruction tuning) | pretrain (the miniature English base, from scratch)
+    template: str = "default"
+    dataset_dir: Union[str, None] = None  # noqa: UP007  (folder with LLaMA-Factory's dataset_info.json)
+    eval_dataset: Union[str, None] = None  # noqa: UP007
+    val_size: float = 0.0
+    max_samples: Union[int, None] = None  # noqa: UP007
+    cutoff_len: int = 1024
+    on_error: str = "skip"  # malformed records: skip (reported with file:line) | fail
+    replay_english: float = 0.0  # English text blocks mixed in, as a share of the chat samples
+    extend_vocab: int = 0  # add up to N Chinese tokens learned from the training set
+    vocab_size: int = 2048  # pretrain: byte-level BPE vocabulary
+    model_config: dict[str, Any] = field(default_factory=dict)  # pretrain: PhiConfig overrides
+
+    CHOICES: typing.ClassVar[dict[str, tuple[str, ...]]] = {
+        **Recipe.CHOICES,
+        "task": ("sft", "pretrain"),
+        "on_error": ("skip", "fail"),
+    }
+
+
+def _sampling_options() -> list:
+    import click
+
+    return [
+        click.Option(["--max-new-tokens"], type=int, default=256, help="Longest answer, in tokens."),
+        click.Option(["--temperature"], type=float, default=0.7, help="Sampling temperature (0 = greedy)."),
+        click.Option(["--top-p"], type=float, default=0.9, help="Nucleus sampling probability mass."),
+        click.Option(["--top-k"], type=int, default=50, help="Sample among the k most likely tokens."),
+        click.Option(["--repetition-penalty"], type=float, default=1.1, help="Penalty for repeated tokens."),
+        click.Option(["--greedy"], is_flag=True, help="Greedy decoding (no sampling)."),
+    ]
+
+
+def _model_options() -> list:
+    import click
+
+    from core import options
+
+    return [
+        options.model(
+            help="Hugging Face causal LM id, local folder or run directory. Default: microsoft/phi-1_5"
+            " (offline: the model built by 'apps prepare chat')."
+        ),
+        click.Option(["--adapter"], default=None, help="A LoRA run directory to put on --model."),
+        click.Option(
+            ["--template"],
+            default=None,
+            help="Chat template: default, alpaca, chatml or model (the tokenizer's own). A run "
+            "directory's stored template is used automatically.",
+        ),
+        options.device(),
+        options.precision(),
+    ]
 
 
 class ChatApp(App):
     name = "chat"
     description = "Chatbot with streamed answers; Phi-1.5 adapted to Chinese with LoRA"
+    recipe_class = ChatRecipe
+    default_model = "microsoft/phi-1_5"
+
+    @classmethod
+    def cli_options(cls, verb: str) -> list:
+        import click
+
+        from core import options
+
+        if verb == "run":
+            return [
+                *_model_options(),
+                click.Option(["--system"], default=None, help="System prompt."),
+                click.Option(["--prompt", "-p"], default=None, help="Answer this one prompt and exit."),
+                click.Option(["--no-stream"], is_flag=True, help="Print the answer when it is complete."),
+                *_sampling_options(),
+            ]
+        if verb == "eval":
+            return [
+                options.model(help="The adapted model (run directory). Default: the offline default model."),
+                click.Option(
+                    ["--base"],
+                    default=None,
+                    help="The model before adaptation. Default: the run's base model.",
+                ),
+                click.Option(
+                    ["--dataset"],
+                    default="zh-instruct",
+                    help="Held-out Chinese data: zh-instruct (its fixed test split) or a JSON/JSONL file.",
+                ),
+                click.Option(["--samples"], type=int, default=40, help="Prompts to generate answers for."),
+                click.Option(["--max-new-tokens"], type=int, default=160, help="Longest generated answer."),
+                options.device(),
+                options.json_output(),
+            ]
+        if verb == "prepare":
+            return [
+                click.Option(
+                    ["--build"],
+                    is_flag=True,
+                    help="Build the miniature offline default even when the hub is reachable.",
+                ),
+                click.Option(["--force"], is_flag=True, help="Rebuild what already exists."),
+            ]
+        if verb == "export":
+            return [
+                options.model(help="Run directory to export."),
+                click.Option(["--merge"], is_flag=True, help="Fold the LoRA adapter into the weights."),
+                click.Option(
+                    ["--output", "-o"], default=None, help="Output folder (default: RUN_DIR-merged)."
+                ),
+            ]
+        if verb == "serve":
+            return [
+                *_model_options(),
+                click.Option(["--host"], default="127.0.0.1", help="Address to listen on."),
+                click.Option(["--port"], type=int, default=8000, help="Port."),
+                click.Option(["--max-new-tokens"], type=int, default=256, help="Default answer length."),
+            ]
+        if verb == "bench":
+            return [
+                click.Option(
+                    ["--model", "-m"],
+                    default=None,
+                    help="Model for the decode-speed rows (default: the offline default model).",
+                ),
+                click.Option(
+                    ["--phi15-random"],
+                    is_flag=True,
+                    help="Also measure the full Phi-1.5 architecture with random weights (needs ~6 GB).",
+                ),
+                click.Option(["--phi15-dtypes"], default="fp32,bf16", help="Precisions for --phi15-random."),
+                click.Option(["--tokens"], type=int, default=64, help="Tokens to generate per measurement."),
+            ]
+        return []
+
+    # ---- inference ----------------------------------------------------------------------------
+    def load(self, model=None, device="auto", dtype="auto", adapter=None, template=None):
+        from plugins.chat.model import load_chat_model
+
+        self.chat = load_chat_model(model, adapter, device or "auto", dtype or "auto", template)
+        return self
+
+    def predict(self, inputs):
+        """``inputs``: a list of conversations (lists of messages); returns one answer dict each."""
+        from plugins.chat.model import Sampling, generate
+
+        results = []
+        for messages in inputs:
+            answer = generate(self.chat, messages, Sampling(do_sample=False), stream=False)
+            results.append(_result(messages, answer))
+        return results
+
+    def run(
+        self,
+        model=None,
+        adapter=None,
+        template=None,
+        device="auto",
+        precision="auto",
+        system=None,
+        prompt=None,
+        no_stream=False,
+        max_new_tokens=256,
+        temperature=0.7,
+        top_p=0.9,
+        top_k=50,
+        repetition_penalty=1.1,
+        greedy=False,
+        **_,
+    ):
+        from plugins.chat.chat import terminal_chat
+
+        self.load(model, device, precision, adapter, template)
+        from plugins.chat.model import Sampling
+
+        sampling = Sampling(max_new_tokens, temperature, top_p, top_k, repetition_penalty, not greedy)
+        terminal_chat(self, sampling, system=system, prompt=prompt, stream=not no_stream)
+
+    # ---- training and evaluation --------------------------------------------------------------
+    def training_parts(self, recipe):
+        from plugins.chat.train import build_parts
+
+        return build_parts(recipe)
+
+    def evaluate(
+        self,
+        model=None,
+        base=None,
+        dataset="zh-instruct",
+        samples=40,
+        max_new_tokens=160,
+        device="auto",
+        as_json=False,
+        **_,
+    ):
+        from plugins.chat.evaluate import evaluate_before_after, print_report
+
+        report = evaluate_before_after(model, base, dataset, samples, max_new_tokens, device)
+        if as_json:
+            print(json.dumps(report, indent=2, ensure_ascii=False))
+        else:
+            print_report(report)
+        return report
+
+    def prepare(self, build=False, force=False, **_):
+        from plugins.chat.prepare import prepare
+
+        prepare(self, build=build, force=force)
+
+    def export(self, model=None, merge=False, output=None, **_):
+        from plugins.chat.export import export
+
+        if not model:
+            raise AppsError("'apps export chat' needs --model RUN_DIR")
+        print(export(model, merge=merge, output=output))
+
+    def serve(
+        self,
+        model=None,
+        adapter=None,
+        template=None,
+        device="auto",
+        precision="auto",
+        host="127.0.0.1",
+        port=8000,
+        max_new_tokens=256,
+        **_,
+    ):
+        from plugins.chat.server import serve
+
+        self.load(model, device, precision, adapter, template)
+        serve(self, host=host, port=port, max_new_tokens=max_new_tokens)
+
+    def benchmark(self, model=None, phi15_random=False, phi15_dtypes="fp32,bf16", tokens=64, **_):
+        from plugins.chat.bench import decode_benchmark
+
+        dtypes = [d.strip() for d in phi15_dtypes.split(",") if d.strip()] if phi15_random else []
+        return decode_benchmark(model, phi15_dtypes=dtypes, tokens=tokens)
+
+
+def _result(messages: list[dict], answer) -> dict:
+    return {
+        "prompt": messages[-1]["content"],
+        "answer": answer.text,
+        "tokens": answer.tokens,
+        "seconds": round(answer.seconds, 4),
+        "tokens_per_second": round(answer.tokens / answer.seconds, 2) if answer.seconds > 0 else None,
+        "first_token_seconds": round(answer.first_token_s, 4) if answer.first_token_s is not None else None,
+        "stopped_by": answer.stopped_by,
+    }
+
+
+def print_err(text: str) -> None:
+    print(text, file=sys.stderr)

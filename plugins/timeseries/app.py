@@ -1,8 +1,130 @@
-"""The timeseries app. Module level stays light (no torch): 'apps list' imports it."""
+"""The timeseries app: PatchTST forecasts shown beside the baselines they must beat.
+
+Module level stays light (no torch, no pandas): 'apps list' imports it. The work lives in data.py
+(tables, shipped datasets), model.py (PatchTST), training.py (recipes), backtest.py (metrics, baselines),
+forecast.py (run / eval / plot).
+"""
+
+from __future__ import annotations
 
 from core import App
+from plugins.timeseries.recipe import TimeseriesRecipe
 
 
 class TimeseriesApp(App):
     name = "timeseries"
     description = "Transformer (PatchTST) forecasting for energy, markets and sensors"
+    recipe_class = TimeseriesRecipe
+    default_model = "default (pooled PatchTST built by 'apps prepare timeseries')"
+
+    @classmethod
+    def cli_options(cls, verb: str) -> list:
+        import click
+
+        from core import options
+
+        model = click.Option(
+            ["--model", "-m"],
+            default=None,
+            help="A run directory from 'apps train timeseries' (default: the prepared pooled model).",
+        )
+        source = [
+            click.Option(
+                ["--csv"], type=click.Path(dir_okay=False), help="Long table: unique_id, ds, y [+exog]."
+            ),
+            click.Option(["--dataset"], default=None, help="A shipped dataset (see 'apps info timeseries')."),
+            click.Option(
+                ["--freq"],
+                default=None,
+                help="Frequency (pandas alias: D, h, 30min, W-SUN, MS); inferred when not given.",
+            ),
+            click.Option(["--ds-col"], default="ds", help="Timestamp column of the CSV."),
+            click.Option(["--y-col"], default="y", help="Value column of the CSV."),
+            click.Option(["--id-col"], default="unique_id", help="Series id column (optional)."),
+            click.Option(
+                ["--horizon", "-H"],
+                type=int,
+                default=None,
+                help="Steps to forecast (default: the dataset's documented horizon, else 24).",
+            ),
+        ]
+        if verb == "run":
+            return [
+                *source,
+                model,
+                options.device(),
+                click.Option(["--level"], type=float, default=80.0, help="Prediction interval, percent."),
+                click.Option(
+                    ["--plot"],
+                    type=click.Path(dir_okay=False),
+                    default=None,
+                    help="Write a PNG: history, forecast, interval and the baselines.",
+                ),
+                click.Option(
+                    ["--follow"],
+                    is_flag=True,
+                    help="Watch the CSV and re-forecast whenever rows are appended (Ctrl-C stops).",
+                ),
+                click.Option(
+                    ["--poll"], type=float, default=1.0, help="Seconds between checks with --follow."
+                ),
+                click.Option(["--max-updates"], type=int, default=None, hidden=True),
+                options.json_output(),
+            ]
+        if verb == "eval":
+            return [
+                *source,
+                click.Option(
+                    ["--model", "-m"],
+                    multiple=True,
+                    help="Run directory to score; repeat to compare (default: the pooled model).",
+                ),
+                options.device(),
+                click.Option(
+                    ["--season"],
+                    type=int,
+                    default=None,
+                    help="Seasonal period of the baseline and of MASE (default: the dataset's).",
+                ),
+                click.Option(["--n-windows"], type=int, default=5, help="Rolling-origin windows."),
+                click.Option(
+                    ["--step"], type=int, default=None, help="Steps between origins (default: horizon)."
+                ),
+                click.Option(
+                    ["--no-ets"],
+                    is_flag=True,
+                    help="Skip the statsmodels ETS baseline (slow on long seasons).",
+                ),
+                options.json_output(),
+            ]
+        if verb == "prepare":
+            return [
+                click.Option(["--force"], is_flag=True, help="Rebuild even when the default model exists."),
+                click.Option(
+                    ["--set", "overrides"],
+                    multiple=True,
+                    metavar="KEY=VALUE",
+                    help="Recipe override for the pre-training, e.g. --set max_steps=200.",
+                ),
+            ]
+        return []
+
+    def run(self, **options) -> None:
+        from plugins.timeseries.forecast import run
+
+        run(self, **options)
+
+    def evaluate(self, **options) -> dict:
+        from plugins.timeseries.forecast import evaluate
+
+        return evaluate(self, **options)
+
+    def prepare(self, force: bool = False, overrides=(), **_) -> None:
+        from plugins.timeseries.forecast import prepare
+
+        prepare(self, force=force, overrides=list(overrides))
+
+    def training_parts(self, recipe):
+        from plugins.timeseries.training import training_parts
+
+        return training_parts(self, recipe)

@@ -1,0 +1,151 @@
+"""'apps eval chat': the same measurements before and after adaptation.
+
+Held-out Chinese perplexity (answer tokens, and per Chinese character so tokenizers compare), English
+perplexity on held-out pydoc text (forgetting), CJK share of greedy answers to held-out Chinese prompts,
+char-level BLEU-4 and jieba ROUGE-L against the references, tokens per Chinese character and Chinese
+characters generated per second.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from pathlib import Path
+
+from core.errors import AppsError
+from core.paths import default_model_dir
+from plugins.chat import data as chat_data
+from plugins.chat.metrics import cjk_share, is_cjk, perplexity, text_scores
+
+GOALS = {"cjk_share_after": 0.9, "zh_ppl_ratio": 5.0, "en_ppl_increase": 0.2}
+
+
+def _batches(dataset, collator, size: int = 8):
+    for start in range(0, len(dataset), size):
+        yield collator([dataset[i] for i in range(start, min(start + size, len(dataset)))])
+
+
+def measure(chat, conversations: list[dict], samples: int, max_new_tokens: int) -> dict:
+    from plugins.chat.model import Sampling, generate
+
+    tokenizer = chat.tokenizer
+    collator = chat_data.CausalCollator(tokenizer.pad_token_id)
+    zh = chat_data.ChatDataset(conversations, chat.template, tokenizer, 1024)
+    zh_ppl = perplexity(chat.model, _batches(zh, collator))
+    answers = [c["messages"][-1]["content"] for c in conversations]
+    chars = sum(len(a) + 1 for a in answers)  # +1: the eos each answer ends with
+    en = chat_data.TextBlocks(chat_data.english_corpus("test"), tokenizer, 256)
+    en_ppl = perplexity(chat.model, _batches(en, collator))
+    step = max(1, len(conversations) // max(samples, 1))
+    chosen = conversations[::step][:samples]
+    predictions, references, seconds, tokens = [], [], 0.0, 0
+    sampling = Sampling(max_new_tokens=max_new_tokens, do_sample=False, repetition_penalty=1.0)
+    for conversation in chosen:
+        answer = generate(chat, conversation["messages"][:-1], sampling, stream=False)
+        predictions.append(answer.text)
+        references.append(conversation["messages"][-1]["content"])
+        seconds += answer.seconds
+        tokens += answer.tokens
+    cjk_generated = sum(is_cjk(ch) for text in predictions for ch in text)
+    ref_cjk = sum(is_cjk(ch) for text in references for ch in text)
+    ref_tokens = sum(len(tokenizer(text, add_special_tokens=False)["input_ids"]) for text in references)
+    return {
+        "zh_ppl": zh_ppl["ppl"],
+        "zh_ppl_per_char": math.exp(min(zh_ppl["nll_sum"] / chars, 50.0)),
+        "en_ppl": en_ppl["ppl"],
+        "cjk_share": cjk_share(predictions),
+        **text_scores(predictions, references),
+        "tokens_per_zh_char": ref_tokens / max(ref_cjk, 1),
+        "zh_chars_per_second": cjk_generated / seconds if seconds else 0.0,
+        "tokens_per_second": tokens / seconds if seconds else 0.0,
+        "examples": [
+            {"prompt": c["messages"][-2]["content"], "answer": p}
+            for c, p in zip(chosen[:3], predictions, strict=False)
+        ],
+    }
+
+
+def _conversations(dataset: str) -> list[dict]:
+    if dataset == "zh-instruct":
+        return chat_data.load_zh_instruct("test")
+    conversations, report = chat_data.load_file(dataset)
+    chat_data.check_usable(conversations, report)
+    return conversations
+
+
+def evaluate_before_after(
+    model=None, base=None, dataset="zh-instruct", samples=40, max_new_tokens=160, device="auto"
+) -> dict:
+    from plugins.chat.model import load_chat_model, read_run
+
+    if model is None:
+        model = str(default_model_dir("chat"))
+        if not Path(model, "run.json").is_file():
+            raise AppsError(
+                "no model to evaluate: the offline default is not built",
+                hint="run 'apps prepare chat', or pass --model RUN_DIR",
+            )
+    after = load_chat_model(model, device=device, precision="fp32")
+    run = read_run(Path(model)) if Path(model).exists() else None
+    base = base or (after.info.get("base_model") if after.info.get("adapter") else None)
+    base = base or (run or {}).get("base_model")
+    if not base:
+        raise AppsError(f"cannot tell which model {model} was adapted from", hint="pass --base MODEL")
+    before = load_chat_model(base, device=device, precision="fp32")
+    before.template = after.template  # the same prompts for both
+    conversations = _conversations(dataset)
+    started = time.perf_counter()
+    print(
+        f"evaluating before ({base}) and after ({model}) on {len(conversations)} held-out conversations",
+        file=sys.stderr,
+    )
+    result_before = measure(before, conversations, samples, max_new_tokens)
+    result_after = measure(after, conversations, samples, max_new_tokens)
+    report = {
+        "model": str(model),
+        "base": str(base),
+        "dataset": dataset,
+        "held_out": len(conversations),
+        "generated": min(samples, len(conversations)),
+        "before": result_before,
+        "after": result_after,
+        "zh_ppl_ratio": result_before["zh_ppl_per_char"] / result_after["zh_ppl_per_char"],
+        "en_ppl_increase": result_after["en_ppl"] / result_before["en_ppl"] - 1,
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+    report["goals"] = {
+        "cjk_share_after >= 0.90": result_after["cjk_share"] >= GOALS["cjk_share_after"],
+        "zh_ppl_ratio >= 5": report["zh_ppl_ratio"] >= GOALS["zh_ppl_ratio"],
+        "en_ppl_increase <= 20%": report["en_ppl_increase"] <= GOALS["en_ppl_increase"],
+    }
+    return report
+
+
+def print_report(report: dict) -> None:
+    rows = [
+        ("Chinese perplexity (per token)", "zh_ppl", "{:.4g}"),
+        ("Chinese perplexity (per character)", "zh_ppl_per_char", "{:.4g}"),
+        ("English perplexity (held-out pydoc)", "en_ppl", "{:.4g}"),
+        ("CJK share of answers", "cjk_share", "{:.1%}"),
+        ("BLEU-4 (characters)", "bleu4", "{:.2f}"),
+        ("ROUGE-L (jieba words)", "rouge_l", "{:.2f}"),
+        ("tokens per Chinese character", "tokens_per_zh_char", "{:.2f}"),
+        ("Chinese characters generated / s", "zh_chars_per_second", "{:.1f}"),
+        ("tokens generated / s", "tokens_per_second", "{:.1f}"),
+    ]
+    print(f"model {report['model']}\nbase  {report['base']}")
+    print(
+        f"data  {report['dataset']}: {report['held_out']} held-out conversations, {report['generated']} answered"
+    )
+    print(f"{'metric':<38}{'before':>12}{'after':>12}")
+    for title, key, fmt in rows:
+        print(f"{title:<38}{fmt.format(report['before'][key]):>12}{fmt.format(report['after'][key]):>12}")
+    print(
+        f"Chinese perplexity {report['zh_ppl_ratio']:.1f}x lower; English perplexity "
+        f"{report['en_ppl_increase']:+.1%}"
+    )
+    for goal, met in report["goals"].items():
+        print(f"  goal {goal}: {'met' if met else 'NOT met'}")
+    for example in report["after"]["examples"]:
+        print(f"  Q: {example['prompt']}\n  A: {example['answer']}")

@@ -1,0 +1,434 @@
+"""Loading chat models (hub id, local folder, run directory, LoRA adapter), building the miniature
+Phi-architecture model and its byte-level BPE tokenizer, and streamed generation that stops at eos or at
+the template's next-turn marker."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from core.errors import AppsError
+from core.paths import apps_home, default_model_dir
+from plugins.chat.templates import get_template, holdback, load_template
+
+HUB_DEFAULT = "microsoft/phi-1_5"
+TINY_BASE = "tiny-en-base"  # the pretrained miniature English model built by 'apps prepare chat'
+EOS_TEXT = "<|endoftext|>"
+
+
+def tiny_base_dir() -> Path:
+    return apps_home() / "models" / "chat" / TINY_BASE
+
+
+_reachable: bool | None = None
+
+
+def hub_reachable() -> bool:
+    """Whether huggingface.co answers (checked once, 3 s). Without it every hub load is local-only:
+    transformers would otherwise retry for about a minute before failing."""
+    global _reachable
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes"):
+        return False
+    if _reachable is None:
+        try:
+            socket.create_connection(("huggingface.co", 443), timeout=3).close()
+            _reachable = True
+        except OSError:
+            _reachable = False
+    return _reachable
+
+
+def read_run(path: Path) -> dict | None:
+    """run.json of a run directory (written by the core engine), or None."""
+    file = Path(path) / "run.json"
+    if not file.is_file():
+        return None
+    try:
+        return json.loads(file.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise AppsError(f"broken run.json: {exc.msg}", where=f"{file}:{exc.lineno}") from None
+
+
+def resolve_model_ref(model: str | None) -> str:
+    """A hub id or a local path. ``None`` is Phi-1.5, or offline the default built by 'apps prepare chat'."""
+    if model == TINY_BASE:
+        if not (tiny_base_dir() / "config.json").is_file():
+            raise AppsError(
+                f"the miniature base model '{TINY_BASE}' is not built yet",
+                hint="run 'apps prepare chat' (or 'apps train chat --recipe tiny-en-base')",
+            )
+        return str(tiny_base_dir())
+    if model:
+        path = Path(model).expanduser()
+        if path.exists():
+            return str(path.resolve())
+        if model.count("/") != 1 or model.startswith((".", "/", "~")):
+            raise AppsError(f"model '{model}' is neither a local folder nor a Hugging Face id (owner/name)")
+        return model
+    if _hub_cached(HUB_DEFAULT) or hub_reachable():
+        return HUB_DEFAULT
+    fallback = default_model_dir("chat")
+    if (fallback / "run.json").is_file() or (fallback / "config.json").is_file():
+        print(
+            f"note: {HUB_DEFAULT} is not reachable offline; using the offline default model {fallback}",
+            file=sys.stderr,
+        )
+        return str(fallback)
+    raise AppsError(
+        f"the default model {HUB_DEFAULT} is not available offline and no offline default is built",
+        hint="run 'apps prepare chat' (builds the miniature model offline), or pass --model FOLDER",
+    )
+
+
+def _hub_cached(repo: str) -> bool:
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        return isinstance(try_to_load_from_cache(repo, "config.json"), str)
+    except Exception:
+        return False
+
+
+def _local_only(ref: str) -> bool:
+    return not Path(ref).exists() and not hub_reachable()
+
+
+def load_tokenizer(ref: str):
+    from transformers import AutoTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(ref, local_files_only=_local_only(ref))
+    except OSError as exc:
+        raise _load_error(ref, exc) from None
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def _load_error(ref: str, exc: Exception) -> AppsError:
+    first = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+    if Path(ref).exists():
+        return AppsError(f"could not load the model in {ref}: {first}")
+    return AppsError(
+        f"could not load '{ref}' ({first})",
+        hint="offline? run 'apps prepare chat' for the offline default, or pass --model FOLDER",
+    )
+
+
+def base_signature(config) -> dict:
+    """What an adapter must agree with in its base model."""
+    return {
+        key: getattr(config, key, None)
+        for key in ("model_type", "hidden_size", "num_hidden_layers", "vocab_size")
+    }
+
+
+@dataclass
+class ChatModel:
+    """A loaded model, its tokenizer and the template it was trained with."""
+
+    model: object
+    tokenizer: object
+    template: object
+    source: str
+    info: dict = field(default_factory=dict)
+
+    @property
+    def eos_ids(self) -> list[int]:
+        ids = (
+            self.model.generation_config.eos_token_id
+            if getattr(self.model, "generation_config", None)
+            else None
+        )
+        ids = ids if isinstance(ids, list) else [ids] if ids is not None else []
+        if self.tokenizer.eos_token_id is not None and self.tokenizer.eos_token_id not in ids:
+            ids.append(self.tokenizer.eos_token_id)
+        return ids
+
+
+def load_chat_model(
+    model: str | None = None,
+    adapter: str | None = None,
+    device: str = "auto",
+    precision: str = "auto",
+    template: str | None = None,
+) -> ChatModel:
+    """Load a causal LM for chat. ``model`` may be a run directory (full model or LoRA adapter);
+    ``adapter`` adds a LoRA run directory on top of ``model`` after checking they belong together."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from core.device import resolve_device, resolve_dtype
+
+    ref = resolve_model_ref(model)
+    run = read_run(Path(ref)) if Path(ref).exists() else None
+    adapter_dir = None
+    if run is not None and (Path(ref) / "adapter_config.json").is_file():
+        adapter_dir, ref = Path(ref), resolve_model_ref(_adapter_base(Path(ref), run))
+    if adapter:
+        if adapter_dir is not None:
+            raise AppsError(
+                "--model is already a LoRA run directory; pass its base as --model, or drop --adapter"
+            )
+        adapter_dir = Path(adapter).expanduser()
+        if not (adapter_dir / "adapter_config.json").is_file():
+            raise AppsError(
+                f"{adapter_dir} holds no LoRA adapter (adapter_config.json)",
+                hint="pass a run directory written by 'apps train chat' with finetune: lora",
+            )
+    device_ = resolve_device(device)
+    dtype = resolve_dtype(precision, device_)
+    if device_.type == "cpu" and dtype == torch.float16:
+        dtype = torch.float32  # fp16 matmuls are slow or missing on CPUs
+    try:
+        net = AutoModelForCausalLM.from_pretrained(ref, dtype=dtype, local_files_only=_local_only(ref))
+    except OSError as exc:
+        raise _load_error(ref, exc) from None
+    tokenizer_dir = adapter_dir if adapter_dir and (adapter_dir / "tokenizer_config.json").is_file() else ref
+    tokenizer = load_tokenizer(str(tokenizer_dir))
+    info = {"base_model": ref, "adapter": str(adapter_dir) if adapter_dir else None}
+    stored = None
+    if adapter_dir is not None:
+        adapter_run = read_run(adapter_dir) or {}
+        _check_base(adapter_dir, adapter_run, net.config, ref, adapter)
+        if len(tokenizer) > net.get_input_embeddings().weight.shape[0]:
+            net.resize_token_embeddings(len(tokenizer))  # vocabulary extended by the adapter's recipe
+        from peft import PeftModel
+
+        net = PeftModel.from_pretrained(net, str(adapter_dir))
+        stored = load_template(adapter_dir, tokenizer)
+    if stored is None and Path(ref).exists():
+        stored = load_template(ref, tokenizer)
+    if stored is not None and template and template != stored.name:
+        raise AppsError(
+            f"this model was trained with the chat template '{stored.name}', not '{template}'",
+            hint="drop --template: the stored template is used automatically",
+        )
+    chosen = stored or get_template(
+        template or ("model" if getattr(tokenizer, "chat_template", None) else "default"), tokenizer
+    )
+    net.to(device_).eval()
+    return ChatModel(net, tokenizer, chosen, adapter_dir and str(adapter_dir) or ref, info)
+
+
+def _adapter_base(adapter_dir: Path, run: dict) -> str:
+    base = run.get("base_model")
+    if not base:
+        config = json.loads((adapter_dir / "adapter_config.json").read_text(encoding="utf-8"))
+        base = config.get("base_model_name_or_path")
+    if not base:
+        raise AppsError(f"{adapter_dir} does not say which base model it adapts (run.json base_model)")
+    return base
+
+
+def _check_base(adapter_dir: Path, run: dict, config, ref: str, asked: str | None) -> None:
+    expected = run.get("base_signature")
+    actual = base_signature(config)
+    if expected and {k: v for k, v in expected.items() if k != "vocab_size"} != {
+        k: v for k, v in actual.items() if k != "vocab_size"
+    }:
+        raise AppsError(
+            f"the adapter {adapter_dir} was trained on '{run.get('base_model')}' ({expected}), "
+            f"but the model given is '{ref}' ({actual})",
+            hint=f"pass --model {run.get('base_model')} (or omit --model when --model is the run directory)",
+        )
+    if (
+        asked
+        and run.get("base_model")
+        and Path(str(run["base_model"])).name != Path(ref).name
+        and not expected
+    ):
+        raise AppsError(
+            f"the adapter {adapter_dir} adapts '{run['base_model']}', not '{ref}'",
+            hint=f"pass --model {run['base_model']}",
+        )
+
+
+# ---- generation -----------------------------------------------------------------------------------
+@dataclass
+class Sampling:
+    max_new_tokens: int = 256
+    temperature: float = 0.7
+    top_p: float = 0.9
+    top_k: int = 50
+    repetition_penalty: float = 1.1
+    do_sample: bool = True
+    min_new_tokens: int = 0  # benchmarks: decode a fixed length
+
+    def kwargs(self) -> dict:
+        common = {"max_new_tokens": self.max_new_tokens, "repetition_penalty": self.repetition_penalty}
+        if self.min_new_tokens:
+            common["min_new_tokens"] = self.min_new_tokens
+        if not self.do_sample or self.temperature <= 0:
+            return {"do_sample": False, **common}
+        return {
+            "do_sample": True,
+            "temperature": self.temperature,
+            "top_p": self.top_p,
+            "top_k": self.top_k,
+            **common,
+        }
+
+
+class _StopOnStrings:
+    """Stops generation once the decoded answer contains one of the template's next-turn markers."""
+
+    def __init__(self, tokenizer, prompt_len: int, stops: list[str]):
+        self.tokenizer, self.prompt_len, self.stops = tokenizer, prompt_len, stops
+        self.window = max((len(s) for s in stops), default=0) + 8
+
+    def __call__(self, input_ids, scores, **kwargs):
+        import torch
+
+        done = []
+        for row in input_ids:
+            tail = self.tokenizer.decode(row[self.prompt_len :][-self.window :], skip_special_tokens=True)
+            done.append(any(stop in tail for stop in self.stops))
+        return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
+
+
+@dataclass
+class Answer:
+    text: str
+    tokens: int
+    seconds: float
+    first_token_s: float | None
+    stopped_by: str  # eos | marker | length
+
+
+def generate(
+    chat: ChatModel, messages: list[dict], sampling: Sampling | None = None, on_text=None, stream: bool = True
+) -> Answer:
+    """Answer the conversation ``messages`` (ending with a user turn). ``on_text(piece)`` receives the
+    answer as it is generated, never including a stop marker."""
+    import torch
+    from transformers import StoppingCriteriaList, TextIteratorStreamer
+
+    sampling = sampling or Sampling()
+    tokenizer, template = chat.tokenizer, chat.template
+    prompt = template.render(messages, tokenizer.eos_token or "", add_generation_prompt=True)
+    inputs = tokenizer(prompt, return_tensors="pt", add_special_tokens=False).to(chat.model.device)
+    prompt_len = inputs["input_ids"].shape[1]
+    stops = template.stops() if not sampling.min_new_tokens else []
+    criteria = StoppingCriteriaList([_StopOnStrings(tokenizer, prompt_len, stops)]) if stops else None
+    kwargs = dict(
+        **inputs,
+        **sampling.kwargs(),
+        stopping_criteria=criteria,
+        eos_token_id=chat.eos_ids,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    start = time.perf_counter()
+    first = None
+    if not stream:
+        with torch.no_grad():
+            output = chat.model.generate(**kwargs)
+        new = output[0, prompt_len:]
+        raw = tokenizer.decode(new, skip_special_tokens=True)
+    else:
+        streamer = _counting_streamer(TextIteratorStreamer)(
+            tokenizer, skip_prompt=True, skip_special_tokens=True
+        )
+        errors: list[BaseException] = []
+
+        def work():
+            try:
+                with torch.no_grad():
+                    chat.model.generate(**kwargs, streamer=streamer)
+            except BaseException as exc:  # surfaced in the caller's thread
+                errors.append(exc)
+                streamer.end()
+
+        thread = threading.Thread(target=work, daemon=True)
+        thread.start()
+        raw, shown = "", 0
+        for piece in streamer:
+            if first is None:
+                first = time.perf_counter() - start
+            raw += piece
+            visible, found = _visible(raw, stops)
+            limit = len(visible) if found else len(visible) - holdback(visible, stops)
+            if on_text and limit > shown:
+                on_text(visible[shown:limit])
+                shown = limit
+        thread.join()
+        if errors:
+            raise errors[0]
+        new = None
+    text, found = _visible(raw, stops)
+    if on_text and stream and len(text) > shown:
+        on_text(text[shown:])
+    tokens = streamer.generated if new is None else len(new)
+    stopped = "marker" if found else ("length" if tokens >= sampling.max_new_tokens else "eos")
+    return Answer(text.strip(), tokens, time.perf_counter() - start, first, stopped)
+
+
+def _counting_streamer(base):
+    class CountingStreamer(base):
+        """Counts the generated tokens (the first ``put`` is the prompt)."""
+
+        generated = 0
+        _seen_prompt = False
+
+        def put(self, value):
+            if self._seen_prompt:
+                self.generated += int(value.numel())
+            self._seen_prompt = True
+            super().put(value)
+
+    return CountingStreamer
+
+
+def _visible(raw: str, stops: list[str]) -> tuple[str, bool]:
+    from plugins.chat.templates import cut_at_stop
+
+    return cut_at_stop(raw, stops)
+
+
+# ---- the miniature model ----------------------------------------------------------------------------
+def train_byte_bpe(text: str, vocab_size: int):
+    """A byte-level BPE tokenizer (GPT-2/Phi style) trained on ``text``, as a transformers tokenizer."""
+    from tokenizers import ByteLevelBPETokenizer
+    from transformers import PreTrainedTokenizerFast
+
+    bpe = ByteLevelBPETokenizer()
+    bpe.train_from_iterator(
+        [text], vocab_size=vocab_size, min_frequency=2, special_tokens=[EOS_TEXT], show_progress=False
+    )
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=bpe._tokenizer,
+        bos_token=EOS_TEXT,
+        eos_token=EOS_TEXT,
+        unk_token=EOS_TEXT,
+        pad_token=EOS_TEXT,
+    )
+    tokenizer.model_max_length = int(1e30)  # no limit: the model's max_position_embeddings is the limit
+    return tokenizer
+
+
+def build_tiny_phi(tokenizer, overrides: dict):
+    """A small randomly initialised PhiForCausalLM (same architecture as Phi-1.5, fewer/narrower layers)."""
+    from transformers import PhiConfig, PhiForCausalLM
+
+    settings = {
+        "hidden_size": 128,
+        "intermediate_size": 512,
+        "num_hidden_layers": 4,
+        "num_attention_heads": 4,
+        "max_position_embeddings": 512,
+    }
+    settings.update(overrides or {})
+    config = PhiConfig(
+        vocab_size=len(tokenizer),
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        **settings,
+    )
+    return PhiForCausalLM(config)

@@ -1,0 +1,253 @@
+"""Environments: the maze gridworld, and the registry of environments plugins contribute.
+
+Every environment goes through gymnasium's API. Plugins add environments with the ``register_environments``
+hook (``register(id=..., entry_point="pkg.module:Class", kwargs={...}, description=..., expert=...)``);
+``make_env(id)`` registers them with gymnasium on first use and builds them. ``expert`` (optional) is a
+``"module:factory"`` string: ``factory(env)`` returns a callable ``obs -> action`` used by ``apps collect``.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+from core.errors import AppsError
+
+# Moves of the maze agent: (row, column) deltas for up, right, down, left.
+MOVES = ((-1, 0), (0, 1), (1, 0), (0, -1))
+ACTION_NAMES = ("up", "right", "down", "left")
+
+
+def generate_maze(rng: np.random.Generator, size: int, density: float = 0.25, kind: str = "obstacles"):
+    """A random maze: ``(grid, start, goal)`` with ``grid[r, c] == 1`` for walls and a wall border.
+
+    ``obstacles``: interior cells are walls with probability ``density``; ``perfect``: a depth-first-search
+    maze (corridors one cell wide) with a fraction ``density`` of its inner walls knocked out to add loops.
+    Start and goal are free cells at least ``size - 1`` apart (Manhattan) with a path between them.
+    """
+    if size < 3:
+        raise AppsError(f"maze size {size} is too small", hint="use a size of at least 3")
+    for _ in range(1000):
+        grid = _perfect_grid(rng, size, density) if kind == "perfect" else _obstacle_grid(rng, size, density)
+        free = np.argwhere(grid == 0)
+        if len(free) < 2:
+            continue
+        start = tuple(int(v) for v in free[rng.integers(len(free))])
+        far = [
+            tuple(int(v) for v in p) for p in free if abs(p[0] - start[0]) + abs(p[1] - start[1]) >= size - 1
+        ]
+        if not far:
+            continue
+        goal = far[rng.integers(len(far))]
+        if shortest_path(grid, start, goal) is not None:
+            return grid, start, goal
+    raise AppsError(
+        f"could not generate a solvable {size}x{size} maze with density {density}", hint="lower the density"
+    )
+
+
+def _obstacle_grid(rng, size, density):
+    grid = np.ones((size + 2, size + 2), dtype=np.int8)
+    grid[1:-1, 1:-1] = (rng.random((size, size)) < density).astype(np.int8)
+    return grid
+
+
+def _perfect_grid(rng, size, density):
+    # cells sit at odd coordinates; carve a spanning tree by depth-first search, then open extra walls.
+    n = size + 2 if size % 2 == 1 else size + 1
+    grid = np.ones((n, n), dtype=np.int8)
+    cells = [(r, c) for r in range(1, n - 1, 2) for c in range(1, n - 1, 2)]
+    start = cells[rng.integers(len(cells))]
+    grid[start] = 0
+    stack, seen = [start], {start}
+    while stack:
+        r, c = stack[-1]
+        options = [
+            (r + 2 * dr, c + 2 * dc)
+            for dr, dc in MOVES
+            if 0 < r + 2 * dr < n - 1 and 0 < c + 2 * dc < n - 1 and (r + 2 * dr, c + 2 * dc) not in seen
+        ]
+        if not options:
+            stack.pop()
+            continue
+        nr, nc = options[rng.integers(len(options))]
+        grid[(r + nr) // 2, (c + nc) // 2] = 0
+        grid[nr, nc] = 0
+        seen.add((nr, nc))
+        stack.append((nr, nc))
+    inner = [(r, c) for r in range(1, n - 1) for c in range(1, n - 1) if grid[r, c] == 1 and (r + c) % 2 == 1]
+    for index in rng.permutation(len(inner))[: int(density * len(inner))]:
+        grid[inner[index]] = 0
+    return grid
+
+
+def shortest_path(grid: np.ndarray, start: tuple, goal: tuple) -> list[tuple] | None:
+    """Breadth-first search: the list of cells from ``start`` to ``goal`` (both included), or None."""
+    if grid[start] or grid[goal]:
+        return None
+    parent = {start: None}
+    queue = deque([start])
+    while queue:
+        cell = queue.popleft()
+        if cell == goal:
+            path = []
+            while cell is not None:
+                path.append(cell)
+                cell = parent[cell]
+            return path[::-1]
+        for dr, dc in MOVES:
+            nxt = (cell[0] + dr, cell[1] + dc)
+            if grid[nxt] == 0 and nxt not in parent:
+                parent[nxt] = cell
+                queue.append(nxt)
+    return None
+
+
+def path_actions(path: list[tuple]) -> list[int]:
+    """The actions that walk ``path`` cell by cell."""
+    return [MOVES.index((b[0] - a[0], b[1] - a[1])) for a, b in zip(path, path[1:], strict=False)]
+
+
+class MazeEnv(gym.Env):
+    """Reach the goal of a random maze. A new maze every ``reset`` (drawn from the reset seed).
+
+    Observation (float32): the walls of the ``(2r+1)x(2r+1)`` cells around the agent (1 = wall; outside
+    the maze counts as wall), then the goal's offset (rows, columns) divided by the maze size, then 1.0
+    when the goal is within the view. Actions: 0 up, 1 right, 2 down, 3 left; a move into a wall keeps
+    the agent in place. Reward 1 on reaching the goal, -0.01 for every other step. Episodes are truncated
+    after ``max_steps`` (default 4 x size^2). ``info["shortest"]`` is the BFS path length from the start.
+    """
+
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 8}
+
+    def __init__(
+        self,
+        size: int = 10,
+        density: float = 0.25,
+        kind: str = "obstacles",
+        view_radius: int = 4,
+        max_steps: int | None = None,
+        render_mode: str | None = None,
+    ):
+        if kind not in ("obstacles", "perfect"):
+            raise AppsError(f"unknown maze kind '{kind}'", hint="use obstacles or perfect")
+        self.size, self.density, self.kind, self.view_radius = size, density, kind, view_radius
+        self.max_steps = max_steps or 4 * size * size
+        self.render_mode = render_mode
+        side = 2 * view_radius + 1
+        low = np.concatenate([np.zeros(side * side), [-1.0, -1.0, 0.0]]).astype(np.float32)
+        high = np.concatenate([np.ones(side * side), [1.0, 1.0, 1.0]]).astype(np.float32)
+        self.observation_space = spaces.Box(low, high, dtype=np.float32)
+        self.action_space = spaces.Discrete(4)
+        self.grid = None
+        self.agent = self.goal = self.start = None
+        self.trail: list[tuple] = []
+        self.steps = 0
+        self.shortest = 0
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.grid, self.start, self.goal = generate_maze(self.np_random, self.size, self.density, self.kind)
+        self.agent = self.start
+        self.trail = [self.start]
+        self.steps = 0
+        self.shortest = len(shortest_path(self.grid, self.start, self.goal)) - 1
+        return self._observation(), self._info()
+
+    def step(self, action):
+        dr, dc = MOVES[int(action)]
+        target = (self.agent[0] + dr, self.agent[1] + dc)
+        if self.grid[target] == 0:
+            self.agent = target
+        self.trail.append(self.agent)
+        self.steps += 1
+        reached = self.agent == self.goal
+        reward = 1.0 if reached else -0.01
+        truncated = not reached and self.steps >= self.max_steps
+        return self._observation(), reward, reached, truncated, self._info()
+
+    def action_mask(self) -> np.ndarray:
+        """Moves that do not walk into a wall (the agent sees its neighbours, so policies may use this)."""
+        return np.array([self.grid[self.agent[0] + dr, self.agent[1] + dc] == 0 for dr, dc in MOVES])
+
+    def plan(self) -> list[tuple] | None:
+        """The shortest path from where the agent stands now to the goal."""
+        return shortest_path(self.grid, self.agent, self.goal)
+
+    def _info(self) -> dict:
+        return {"shortest": self.shortest, "steps": self.steps, "success": self.agent == self.goal}
+
+    def _observation(self) -> np.ndarray:
+        r = self.view_radius
+        padded = np.pad(self.grid, r, constant_values=1)
+        row, col = self.agent[0] + r, self.agent[1] + r
+        view = padded[row - r : row + r + 1, col - r : col + r + 1].astype(np.float32).ravel()
+        dr, dc = self.goal[0] - self.agent[0], self.goal[1] - self.agent[1]
+        visible = float(abs(dr) <= r and abs(dc) <= r)
+        return np.concatenate([view, [dr / self.size, dc / self.size, visible]]).astype(np.float32)
+
+    def render(self):
+        from plugins.control.render import draw_maze
+
+        return draw_maze(self)
+
+
+# ---- the registry ---------------------------------------------------------------------------------
+
+
+def known_envs() -> dict[str, dict]:
+    """Environment id -> registration fields, from every plugin's ``register_environments``."""
+    from core.plugins import get_manager
+
+    return {entry.key: entry.value for entry in get_manager().registry("register_environments")}
+
+
+def env_entry(env_id: str) -> dict:
+    known = known_envs()
+    if env_id not in known:
+        from core.plugins import suggest
+
+        raise AppsError(f"unknown environment '{env_id}'", hint=suggest(env_id, known))
+    return known[env_id]
+
+
+def make_env(env_id: str, render_mode: str | None = None, **kwargs) -> gym.Env:
+    """Build a registered environment with gymnasium (registering it there on first use)."""
+    entry = env_entry(env_id)
+    if env_id not in gym.registry:
+        gym.register(
+            id=env_id,
+            entry_point=entry["entry_point"],
+            kwargs=dict(entry.get("kwargs") or {}),
+            max_episode_steps=entry.get("max_episode_steps"),
+        )
+    options = dict(kwargs)
+    if render_mode:
+        options["render_mode"] = render_mode
+    try:
+        return gym.make(env_id, **options)
+    except Exception as exc:  # a third-party entry point that does not import, or bad kwargs
+        raise AppsError(f"could not create environment '{env_id}': {exc}") from exc
+
+
+def describe_space(space) -> dict:
+    """A JSON-friendly description of a gymnasium space (what policies record and compare)."""
+    if isinstance(space, spaces.Discrete):
+        return {"type": "discrete", "n": int(space.n)}
+    if isinstance(space, spaces.Box):
+        return {
+            "type": "box",
+            "shape": list(space.shape),
+            "low": np.asarray(space.low).ravel().tolist(),
+            "high": np.asarray(space.high).ravel().tolist(),
+        }
+    raise AppsError(f"unsupported space {space}", hint="control policies handle Discrete and Box spaces")
+
+
+def space_text(desc: dict) -> str:
+    if desc["type"] == "discrete":
+        return f"Discrete({desc['n']})"
+    return f"Box{tuple(desc['shape'])}"

@@ -1,0 +1,39 @@
+"""The control app's recipe settings (a light module: ``apps list`` imports it through app.py)."""
+
+from __future__ import annotations
+
+import typing
+from dataclasses import dataclass
+
+from core.recipes import Recipe
+
+
+@dataclass
+class ControlRecipe(Recipe):
+    """Train a policy from expert demonstrations of one environment.
+
+    ``dataset``: a folder written by ``apps collect control``; when null, ``episodes`` expert episodes are
+    recorded (reset seeds ``collect_seed``...) into ``$APPS_HOME/data/control/`` on first use.
+    """
+
+    env: str = "CartPole-v1"
+    policy: str = "dt"  # dt: Decision Transformer | bc: causal-Transformer behaviour cloning
+    episodes: int = 100
+    noise: float = 0.1  # expert execution noise while recording (labels stay the expert's)
+    collect_seed: int = 0
+    context_length: int = 20
+    hidden_size: int = 64
+    n_layer: int = 2
+    n_head: int = 2
+    dropout: float = 0.1
+    state_encoder: str = (
+        "linear"  # linear | mlp (two layers; better for maze views), Decision Transformer only
+    )
+    eval_fraction: float = 0.05  # share of episodes held out for eval_loss
+    torch_threads: int = 0  # > 0: torch.set_num_threads (tiny policies train fastest on 1-2 threads)
+
+    CHOICES: typing.ClassVar[dict[str, tuple[str, ...]]] = {
+        **Recipe.CHOICES,
+        "policy": ("dt", "bc"),
+        "state_encoder": ("linear", "mlp"),
+    }

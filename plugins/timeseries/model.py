@@ -1,0 +1,211 @@
+"""PatchTST (transformers ``PatchTSTForPrediction``): configuration, training windows and forecasting.
+
+Design, and why:
+- Channel independence: every series is its own sample with one channel, so one model serves any number
+  of series of any frequency (pooled pre-training) and any new series (zero-shot / fine-tuned).
+- Per-series normalisation: the model's ``scaling="std"`` standardises each context window by its own
+  observed mean and deviation and maps forecasts back (RevIN-style), so CO2 ppm and megawatts share weights.
+- Short histories: a context shorter than ``context_length`` is left-padded with its first value and
+  marked unobserved (``past_observed_mask``), so scaling ignores the padding.
+- Intervals: a Student-t head trained by negative log-likelihood gives, per step, a location (the point
+  forecast: the median) and exact quantiles from the t distribution (no sampling noise).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+FORECAST_FILE = "forecast.json"  # written beside the weights: what forecasting needs to know
+
+
+@dataclass
+class ModelSettings:
+    context_length: int = 384
+    prediction_length: int = 48
+    patch_length: int = 16
+    patch_stride: int = 8
+    d_model: int = 64
+    num_layers: int = 3
+    num_heads: int = 4
+    ffn_dim: int = 128
+    dropout: float = 0.1
+    distribution: str = "student_t"  # student_t | normal
+
+
+def build_model(settings: ModelSettings):
+    from transformers import PatchTSTConfig, PatchTSTForPrediction
+
+    config = PatchTSTConfig(
+        num_input_channels=1,
+        context_length=settings.context_length,
+        prediction_length=settings.prediction_length,
+        patch_length=settings.patch_length,
+        patch_stride=settings.patch_stride,
+        d_model=settings.d_model,
+        num_hidden_layers=settings.num_layers,
+        num_attention_heads=settings.num_heads,
+        ffn_dim=settings.ffn_dim,
+        attention_dropout=settings.dropout,
+        ff_dropout=settings.dropout,
+        head_dropout=settings.dropout,
+        scaling="std",
+        loss="nll",
+        distribution_output=settings.distribution,
+        norm_type="batchnorm",
+        channel_attention=False,
+        share_embedding=True,
+        pooling_type=None,
+    )
+    return PatchTSTForPrediction(config)
+
+
+def context_window(history: np.ndarray, context_length: int) -> tuple[np.ndarray, np.ndarray]:
+    """The last ``context_length`` values and their observed mask (left padding repeats the first value)."""
+    history = np.asarray(history, np.float32)[-context_length:]
+    pad = context_length - len(history)
+    mask = np.ones(context_length, np.float32)
+    if pad > 0:
+        history = np.concatenate([np.full(pad, history[0], np.float32), history])
+        mask[:pad] = 0.0
+    return history, mask
+
+
+class WindowDataset:
+    """Training windows cut from whole series: context (padded when short) + ``prediction_length`` targets.
+
+    ``origins`` lists (series index, origin); ``min_history`` is the least real context a window keeps.
+    Series with few windows are repeated up to ``min_windows`` so a pool is not ruled by its longest series.
+    """
+
+    def __init__(
+        self,
+        series: list[np.ndarray],
+        settings: ModelSettings,
+        min_history: int = 32,
+        stride: int = 1,
+        min_windows: int = 0,
+        last_only: int = 0,
+    ):
+        self.series = [np.asarray(s, np.float32) for s in series]
+        self.settings = settings
+        horizon = settings.prediction_length
+        self.origins: list[tuple[int, int]] = []
+        for index, values in enumerate(self.series):
+            first = min(min_history, max(len(values) - horizon - 1, 1))
+            origins = list(range(first, len(values) - horizon + 1, stride))
+            if last_only:
+                origins = origins[-last_only:]
+            if origins and min_windows and len(origins) < min_windows:
+                origins = (origins * (min_windows // len(origins) + 1))[:min_windows]
+            self.origins.extend((index, origin) for origin in origins)
+
+    def __len__(self) -> int:
+        return len(self.origins)
+
+    def __getitem__(self, item: int) -> dict:
+        import torch
+
+        index, origin = self.origins[item]
+        values = self.series[index]
+        past, mask = context_window(values[:origin], self.settings.context_length)
+        future = values[origin : origin + self.settings.prediction_length]
+        return {
+            "past_values": torch.from_numpy(past).unsqueeze(-1),
+            "past_observed_mask": torch.from_numpy(mask).unsqueeze(-1),
+            "future_values": torch.from_numpy(np.ascontiguousarray(future)).unsqueeze(-1),
+        }
+
+
+def collate(items: list[dict]) -> dict:
+    import torch
+
+    return {key: torch.stack([item[key] for item in items]) for key in items[0]}
+
+
+# ---- forecasting ------------------------------------------------------------------------------------
+class Forecaster:
+    """A trained PatchTST plus what it needs to forecast: point forecasts and quantiles for any history."""
+
+    def __init__(self, model, info: dict | None = None, device: str = "cpu"):
+        self.model = model.eval().to(device)
+        self.device = device
+        self.info = info or {}
+        self.context_length = model.config.context_length
+        self.prediction_length = model.config.prediction_length
+
+    @classmethod
+    def from_run(cls, run_dir: str | Path, device: str = "cpu") -> Forecaster:
+        from transformers import PatchTSTForPrediction
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # keeps --json output and --follow logs clean
+
+        run_dir = Path(run_dir)
+        info_file = run_dir / FORECAST_FILE
+        info = json.loads(info_file.read_text(encoding="utf-8")) if info_file.is_file() else {}
+        if (run_dir / "adapter_config.json").is_file():  # LoRA run: base + adapter, merged for inference
+            from peft import PeftModel
+
+            from core.rundir import load_run
+
+            base = PatchTSTForPrediction.from_pretrained(load_run(run_dir)["base_model"])
+            model = PeftModel.from_pretrained(base, str(run_dir)).merge_and_unload()
+        else:
+            model = PatchTSTForPrediction.from_pretrained(str(run_dir))
+        return cls(model, info, device)
+
+    def predict(
+        self,
+        histories: list[np.ndarray],
+        horizon: int | None = None,
+        quantiles: tuple[float, ...] = (0.1, 0.9),
+        batch_size: int = 256,
+    ) -> dict[str, np.ndarray]:
+        """``{"point": (n, h), "q0.1": (n, h), ...}`` for each history; horizons beyond the model's
+        ``prediction_length`` are reached by feeding the median back (recursive)."""
+        horizon = horizon or self.prediction_length
+        keys = ["point", *[f"q{q:g}" for q in quantiles]]
+        out = {key: [] for key in keys}
+        for start in range(0, len(histories), batch_size):
+            batch = [np.asarray(h, np.float32) for h in histories[start : start + batch_size]]
+            parts = {key: [] for key in keys}
+            done = 0
+            while done < horizon:
+                step = self._predict_once(batch, quantiles)
+                for key in keys:
+                    parts[key].append(step[key])
+                batch = [np.concatenate([h, p]) for h, p in zip(batch, step["point"], strict=False)]
+                done += self.prediction_length
+            for key in keys:
+                out[key].append(np.concatenate(parts[key], axis=1)[:, :horizon])
+        return {key: np.concatenate(value, axis=0) for key, value in out.items()}
+
+    def _predict_once(self, histories: list[np.ndarray], quantiles) -> dict[str, np.ndarray]:
+        import torch
+        from scipy import stats
+
+        windows = [context_window(h, self.context_length) for h in histories]
+        past = torch.from_numpy(np.stack([w[0] for w in windows])).unsqueeze(-1).to(self.device)
+        mask = torch.from_numpy(np.stack([w[1] for w in windows])).unsqueeze(-1).to(self.device)
+        with torch.no_grad():
+            output = self.model(past_values=past, past_observed_mask=mask)
+        loc = output.loc.float().cpu().numpy()[:, :, 0]  # (n, 1)
+        scale = output.scale.float().cpu().numpy()[:, :, 0]
+        params = [p.float().cpu().numpy()[..., 0] for p in output.prediction_outputs]
+        if self.model.config.loss == "mse":
+            point = output.prediction_outputs.float().cpu().numpy()[..., 0]
+            return {"point": point, **{f"q{q:g}": point for q in quantiles}}
+        if self.model.config.distribution_output == "student_t":
+            df, mu, sigma = params
+            ppf = lambda q: stats.t.ppf(q, df)  # noqa: E731
+        else:
+            mu, sigma = params
+            ppf = lambda q: stats.norm.ppf(q) * np.ones_like(mu)  # noqa: E731
+        result = {"point": loc + scale * mu}
+        for q in quantiles:
+            result[f"q{q:g}"] = loc + scale * (mu + sigma * ppf(q))
+        return result

@@ -1,0 +1,44 @@
+"""The timeseries recipe: core training settings plus PatchTST shape and how series become windows.
+
+No torch here: the CLI validates recipes before anything heavy is imported.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import ClassVar, Union
+
+from core.recipes import Recipe
+
+SHIPPED = ["co2", "sunspots", "elnino", "elec_equip", "taylor", "msft"]
+
+
+@dataclass
+class TimeseriesRecipe(Recipe):
+    """``model``: empty to pre-train from scratch, ``default`` (the prepared pooled model) or a run
+    directory to fine-tune. ``dataset``: the target of a fine-tune (shipped name or CSV path).
+    ``pool``: the series of a pre-training (shipped names, ``extra:NAME`` package series, CSV paths)."""
+
+    pool: list[str] = field(default_factory=list)
+    freq: Union[str, None] = None  # noqa: UP007  (CSV targets: frequency when it cannot be inferred)
+    context_length: int = 384
+    prediction_length: int = 48
+    patch_length: int = 16
+    patch_stride: int = 8
+    d_model: int = 64
+    num_layers: int = 3
+    num_heads: int = 4
+    ffn_dim: int = 128
+    dropout: float = 0.1
+    distribution: str = "student_t"
+    # Leakage guard: the last n_windows backtest windows of every shipped series stay out of training.
+    n_windows: int = 5
+    holdout: int = 0  # points per series, before the backtest region, kept for the eval loss (0: last window)
+    min_history: int = 32  # least real context a training window keeps (the rest is masked padding)
+    train_stride: int = 1
+    min_windows: int = 0  # repeat the windows of short series up to this many (balances the pool)
+
+    CHOICES: ClassVar[dict[str, tuple[str, ...]]] = {
+        **Recipe.CHOICES,
+        "distribution": ("student_t", "normal"),
+    }

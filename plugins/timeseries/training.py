@@ -1,0 +1,144 @@
+"""Recipe -> ``core.training.TrainingParts`` for PatchTST: pooled pre-training and one-series fine-tuning.
+
+Leakage guard: each series is cut at its first backtest origin (the last ``n_windows`` windows of its
+horizon, stepped by the horizon, are what ``apps eval`` scores), so a model is never trained on what it
+is later scored on. The cut is recorded in ``forecast.json`` and checked by ``apps eval``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+
+from core.errors import AppsError
+from plugins.timeseries import data as tsdata
+from plugins.timeseries.backtest import window_origins
+from plugins.timeseries.model import FORECAST_FILE, ModelSettings, WindowDataset, build_model
+
+# Further series from the same wheels, for the pre-training pool only (not evaluated, so not cut).
+EXTRAS = ("airpassengers", "ausbeer", "austres", "heartrate", "lynx", "wineind", "woolyrnq")
+
+
+def load_series(name: str, freq: str | None = None, horizon: int | None = None, n_windows: int = 5):
+    """``(uid, values, cutoff, horizon)`` rows for a shipped name, an ``extra:NAME`` or a CSV path."""
+    if name.startswith("extra:"):
+        extra = name.split(":", 1)[1]
+        if extra not in EXTRAS:
+            raise AppsError(f"unknown extra series '{extra}'", hint=f"known: {', '.join(EXTRAS)}")
+        import pmdarima.datasets as pmd
+
+        values = getattr(pmd, f"load_{extra}")(as_series=True).to_numpy(dtype=np.float32)
+        values = values[np.isfinite(values)]  # ausbeer ends in a NaN
+        return [(name, values, len(values), None)]
+    if name in tsdata.DATASETS:
+        spec = tsdata.DATASETS[name]
+        table = tsdata.load_dataset(name)
+        horizon = horizon or spec.horizon
+    elif name.endswith(".csv") or Path(name).is_file():
+        table = tsdata.read_table(name, freq=freq)
+    else:
+        tsdata.dataset_spec(name)  # raises the "unknown dataset, known: ..." error
+    rows = []
+    for uid, values in tsdata.series_arrays(table).items():
+        h = horizon or 0
+        cutoff = window_origins(len(values), h, n_windows, h)[0] if h else len(values)
+        rows.append((uid, values, cutoff, h))
+    return rows
+
+
+def training_parts(app, recipe):
+    from transformers import PatchTSTForPrediction
+
+    from core.paths import default_model_dir
+    from core.training import TrainingParts
+
+    base = recipe.model
+    if base in (None, "", "none"):
+        settings = ModelSettings(**{k: getattr(recipe, k) for k in asdict(ModelSettings())})
+        model = build_model(settings)
+    else:
+        path = default_model_dir("timeseries") if base == "default" else Path(base)
+        if not (path / "config.json").is_file():
+            raise AppsError(
+                f"no PatchTST model at {path}",
+                hint="run 'apps prepare timeseries' for the pooled default, or give a run directory",
+            )
+        model = PatchTSTForPrediction.from_pretrained(str(path))
+        base = str(path)
+        config = model.config
+        settings = ModelSettings(
+            context_length=config.context_length,
+            prediction_length=config.prediction_length,
+            patch_length=config.patch_length,
+            patch_stride=config.patch_stride,
+            d_model=config.d_model,
+            num_layers=config.num_hidden_layers,
+            num_heads=config.num_attention_heads,
+            ffn_dim=config.ffn_dim,
+            dropout=config.ff_dropout,
+            distribution=config.distribution_output,
+        )
+
+    names = list(recipe.pool) if recipe.pool else ([recipe.dataset] if recipe.dataset else [])
+    if not names:
+        raise AppsError(
+            "the recipe names no series", hint="set pool: [co2, ...] or dataset: co2 (or a CSV path)"
+        )
+    train_series, eval_series, cutoffs = [], [], {}
+    for name in names:
+        for uid, values, cutoff, horizon in load_series(name, recipe.freq, None, recipe.n_windows):
+            seen = values[:cutoff]
+            if len(seen) < recipe.min_history + settings.prediction_length:
+                raise AppsError(
+                    f"series '{uid}' has {len(seen)} points before its backtest windows; training needs at least "
+                    f"{recipe.min_history + settings.prediction_length} (min_history + prediction_length)"
+                )
+            train_series.append(seen[: len(seen) - recipe.holdout] if recipe.holdout else seen)
+            eval_series.append(seen)
+            cutoffs[uid] = {"train_points": int(cutoff), "length": int(len(values)), "horizon": horizon}
+    train = WindowDataset(train_series, settings, recipe.min_history, recipe.train_stride, recipe.min_windows)
+    evaluation = WindowDataset(eval_series, settings, recipe.min_history, stride=12, last_only=4)
+
+    info = {
+        "settings": asdict(settings),
+        "series": cutoffs,
+        "n_windows": recipe.n_windows,
+        "kind": "finetune" if recipe.model else "pretrain",
+        "base_model": base,
+    }
+
+    def save(run_dir: Path) -> None:
+        from core.rundir import atomic_write_json
+
+        atomic_write_json(Path(run_dir) / FORECAST_FILE, info)
+
+    return TrainingParts(
+        model=model,
+        train_dataset=train,
+        eval_dataset=evaluation,
+        data_collator=_collate,
+        save=save,
+        trainable_modules=["head"],
+        label_names=["future_values"],  # so the Trainer reports eval_loss (PatchTST has no 'labels' arg)
+        metadata={
+            "base_model": base,
+            "series": list(cutoffs),
+            "train_windows": len(train),
+            "context_length": settings.context_length,
+            "prediction_length": settings.prediction_length,
+        },
+    )
+
+
+def _collate(items):
+    from plugins.timeseries.model import collate
+
+    return collate(items)
+
+
+def read_info(run_dir) -> dict:
+    file = Path(run_dir) / FORECAST_FILE
+    return json.loads(file.read_text(encoding="utf-8")) if file.is_file() else {}

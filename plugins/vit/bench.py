@@ -1,0 +1,202 @@
+"""``apps bench vit`` / ``VitApp.benchmark()``: speed of the live pipeline against its model alone and
+against the loop a user would write first (``transformers.pipeline("image-classification")``).
+
+For vit_tiny and vit_base layouts (random weights built from configs: nothing is downloaded), in fp32 and
+bf16, on the same 640x480 video frames:
+
+- ``model_fps``: the model alone at batch 1 on preprocessed frames;
+- ``end_to_end_fps``: ``apps run vit`` machinery: video file source -> preprocess (capture thread) ->
+  model -> overlay -> annotated video file (sink thread);  ``overhead_ratio`` = end_to_end / model;
+- ``peer_fps``: a loop over the same frames calling a transformers image-classification pipeline on a
+  ViTForImageClassification of the same layout;  ``speedup_vs_peer`` = end_to_end / peer;
+- ``achieved_gflops`` (model FLOPs per frame x model_fps) and ``peak_fraction`` against the measured
+  matrix-multiply peak of this machine in that precision.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+LAYOUTS = {
+    # name: (timm architecture, transformers ViTConfig kwargs)
+    "vit_tiny": (
+        "vit_tiny_patch16_224",
+        {"hidden_size": 192, "num_hidden_layers": 12, "num_attention_heads": 3, "intermediate_size": 768},
+    ),
+    "vit_base": (
+        "vit_base_patch16_224",
+        {"hidden_size": 768, "num_hidden_layers": 12, "num_attention_heads": 12, "intermediate_size": 3072},
+    ),
+}
+
+
+def make_video(path: Path, frames: int, width: int = 640, height: int = 480) -> Path:
+    """A 640x480 clip (from synthetic://) to read back through the file source, like a recorded camera."""
+    from core.media import open_source
+    from core.media.sinks import VideoFileSink
+
+    sink = VideoFileSink(path, fps=30)
+    with open_source(f"synthetic://?frames={frames}&width={width}&height={height}&hold=10") as source:
+        for frame in source:
+            sink.write(frame.image)
+    sink.close()
+    return path
+
+
+def read_frames(path: Path) -> list[np.ndarray]:
+    from core.media import open_source
+
+    with open_source(str(path)) as source:
+        return [frame.image for frame in source]
+
+
+def matmul_peak_gflops(dtype_name: str = "fp32", size: int = 1024, seconds: float = 1.0) -> float:
+    """Measured peak of a square matrix multiply on this device (best of repeated runs), in GFLOP/s."""
+    import torch
+
+    dtype = {"fp32": torch.float32, "bf16": torch.bfloat16}[dtype_name]
+    a, b = torch.randn(size, size, dtype=dtype), torch.randn(size, size, dtype=dtype)
+    torch.mm(a, b)
+    best, deadline = 0.0, time.perf_counter() + seconds
+    while time.perf_counter() < deadline:
+        start = time.perf_counter()
+        torch.mm(a, b)
+        best = max(best, 2 * size**3 / (time.perf_counter() - start))
+    return best / 1e9
+
+
+def model_gflops(module, image_size: int) -> float:
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    example = torch.zeros(1, 3, image_size, image_size, dtype=next(module.parameters()).dtype)
+    with FlopCounterMode(display=False) as counter, torch.inference_mode():
+        module(example)
+    return counter.get_total_flops() / 1e9
+
+
+def _save_random_model(layout: str, folder: Path) -> Path:
+    from plugins.vit.model import TimmClassifier
+
+    architecture, _ = LAYOUTS[layout]
+    model = TimmClassifier(architecture, [f"class {i}" for i in range(1000)])
+    model.save_pretrained(folder)
+    return folder
+
+
+def peer_fps(layout: str, frames: list[np.ndarray], precision: str) -> float:
+    """The loop a user writes first: frames -> PIL -> transformers pipeline('image-classification')."""
+    import torch
+    from PIL import Image
+    from transformers import ViTConfig, ViTForImageClassification, ViTImageProcessor, pipeline
+
+    _, config_kwargs = LAYOUTS[layout]
+    config = ViTConfig(image_size=224, patch_size=16, num_labels=1000, **config_kwargs)
+    dtype = torch.bfloat16 if precision == "bf16" else torch.float32
+    model = ViTForImageClassification(config).to(dtype).eval()
+    classify = pipeline(
+        "image-classification",
+        model=model,
+        image_processor=ViTImageProcessor(),
+        device="cpu",
+        **({"dtype": dtype} if precision == "bf16" else {}),
+    )
+    classify(Image.fromarray(frames[0][:, :, ::-1]))  # warm-up
+    start = time.perf_counter()
+    for image in frames[1:]:
+        classify(Image.fromarray(image[:, :, ::-1]), top_k=3)
+    return (len(frames) - 1) / (time.perf_counter() - start)
+
+
+def benchmark(
+    quick: bool = False, frames: int | None = None, layouts=None, precisions=None, **_ignored
+) -> list[dict]:
+    import torch
+
+    from core.device import cpu_has_bf16
+    from plugins.vit.app import VitApp
+    from plugins.vit.model import load_classifier
+    from plugins.vit.runner import run_live
+
+    count = frames or (20 if quick else 100)
+    layouts = layouts or (["vit_tiny"] if quick else ["vit_tiny", "vit_base"])
+    precisions = precisions or ["fp32", "bf16"]
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        video = make_video(tmp / "clip.mp4", count + 1)
+        clip = read_frames(video)
+        peaks = {p: matmul_peak_gflops(p) for p in precisions}
+        for layout in layouts:
+            folder = _save_random_model(layout, tmp / layout)
+            for precision in precisions:
+                classifier = load_classifier(str(folder), "cpu", precision)
+                batch = [classifier.preprocess(image)[None] for image in clip]
+                classifier.classify(batch[0])
+                start = time.perf_counter()
+                for item in batch[1:]:
+                    classifier.classify(item)
+                model_fps = (len(batch) - 1) / (time.perf_counter() - start)
+                summary = run_live(
+                    VitApp(),
+                    source=str(video),
+                    model=str(folder),
+                    precision=precision,
+                    device="cpu",
+                    output=[str(tmp / f"out-{layout}-{precision}.mp4")],
+                    headless=True,
+                    top_k=3,
+                    as_json=False,
+                    quiet=True,
+                )
+                gflops = model_gflops(classifier.module, classifier.image_size)
+                peer = peer_fps(layout, clip[: max(6, count // 2)], precision)
+                end_to_end = summary["fps"] or 0.0
+                name = f"{layout} {precision}"
+                common = {
+                    "frames": count,
+                    "threads": torch.get_num_threads(),
+                    "native_bf16": cpu_has_bf16() if precision == "bf16" else None,
+                }
+                rows.append(
+                    {
+                        "name": f"{name}: end-to-end vs model alone",
+                        "metric": "FPS",
+                        "value": round(end_to_end, 2),
+                        "unit": "frames/s",
+                        "peer": "model alone, batch 1",
+                        "peer_value": round(model_fps, 2),
+                        "better": "higher",
+                        **common,
+                    }
+                )
+                rows.append(
+                    {
+                        "name": f"{name}: vs transformers pipeline loop",
+                        "metric": "FPS",
+                        "value": round(end_to_end, 2),
+                        "unit": "frames/s",
+                        "peer": "transformers.pipeline('image-classification')",
+                        "peer_value": round(peer, 2),
+                        "better": "higher",
+                        **common,
+                    }
+                )
+                rows.append(
+                    {
+                        "name": f"{name}: model FLOP/s vs matmul peak",
+                        "metric": "GFLOP/s",
+                        "value": round(gflops * model_fps, 1),
+                        "unit": "GFLOP/s",
+                        "peer": f"measured {precision} matmul peak",
+                        "peer_value": round(peaks[precision], 1),
+                        "better": "higher",
+                        "gflops_per_frame": round(gflops, 3),
+                        **common,
+                    }
+                )
+    return rows

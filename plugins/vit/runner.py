@@ -1,0 +1,217 @@
+"""The live loop behind ``apps run vit``: source -> (capture thread: preprocess) -> model -> (sink thread:
+overlay, encode, write) -> window / file / MJPEG stream, plus JSON lines and ``on_result`` events.
+
+Three threads so that the model never waits for the camera or for video encoding: the capture thread
+reads and preprocesses (OpenCV/numpy), the main thread runs the model, the sink thread draws and writes.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+import click
+
+from core.errors import AppsError
+from core.media import has_display, list_cameras, open_sink, open_source
+from core.media.overlay import FpsMeter, draw_banner, draw_crop_box, draw_heatmap, draw_stats, draw_top_k
+from core.media.sinks import SinkWorker, WindowSink
+
+FALLBACK_CLIP_FRAMES = 14 * 45  # each of the 14 digits and shapes of synthetic:// once
+
+
+def choose_source(source: str | None, camera: int | None) -> str:
+    """--source wins, then --camera; with neither: camera 0 when it exists, else the synthetic clip."""
+    if source and camera is not None:
+        raise AppsError("give either --source or --camera, not both")
+    if source:
+        return source
+    if camera is not None:
+        return str(camera)
+    if "/dev/video0" in list_cameras():
+        return "0"
+    click.echo(
+        "no camera found (/dev/video0): showing the synthetic test clip (every digit and shape once)",
+        err=True,
+    )
+    return f"synthetic://?frames={FALLBACK_CLIP_FRAMES}"
+
+
+class Renderer:
+    """Draws one result into its frame (runs in the sink thread)."""
+
+    def __init__(self, crop_pct: float, model_name: str):
+        self.crop_pct, self.model_name = crop_pct, model_name
+
+    def __call__(self, item) -> object:
+        image, top, heat, fps, model_fps, banner = item
+        if heat is not None:
+            draw_heatmap(image, heat, self.crop_pct)
+        else:
+            draw_crop_box(image, self.crop_pct)
+        if top:
+            draw_top_k(image, top)
+        draw_stats(image, fps, model_fps)
+        if banner:
+            draw_banner(image, banner)
+        return image
+
+
+def run_live(
+    app,
+    camera=None,
+    source=None,
+    loop=False,
+    width=None,
+    height=None,
+    model=None,
+    backend="auto",
+    device="auto",
+    precision="auto",
+    top_k=3,
+    attention=False,
+    output=(),
+    headless=False,
+    fullscreen=False,
+    max_frames=None,
+    as_json=False,
+    quiet=False,
+    **_ignored,
+) -> dict:
+    from plugins.vit.model import load_classifier
+
+    say = (lambda text: click.echo(text, err=True)) if as_json else click.echo
+    if quiet:
+        say = lambda text: None  # noqa: E731
+    classifier = load_classifier(model, device, precision, backend)
+    if attention and not classifier.supports_attention:
+        raise AppsError(
+            "--attention needs a PyTorch ViT (timm, Hugging Face or a run directory)",
+            hint="ONNX models give labels only: drop --attention or use --backend torch",
+        )
+    uri = choose_source(source, camera)
+    stream = open_source(uri, preprocess=classifier.preprocess, loop=loop, width=width, height=height)
+    window = None
+    if not headless and has_display():
+        window = WindowSink(f"apps run vit - {classifier.name}", fullscreen)
+    elif fullscreen and not headless:
+        say("no display: running headless (--fullscreen ignored)")
+    sinks = []
+    try:
+        sinks = [open_sink(target, fps=stream.fps or 30) for target in output]
+    except Exception:
+        stream.close()
+        raise
+    for sink in sinks:
+        say(f"output: {sink.description}")
+    worker = (
+        SinkWorker(sinks, Renderer(classifier.crop_pct, classifier.name), drop=stream.latest)
+        if sinks or window
+        else None
+    )
+    say(
+        f"vit: {classifier.name} ({classifier.backend}, {classifier.device}, {classifier.dtype}) on {stream.description}"
+        + ("" if window else " (headless)")
+    )
+
+    fps_meter, model_times = FpsMeter(), []
+    frames, first_done, last_done, last_print = 0, None, None, 0.0
+    last_image, banner_time = None, 0.0
+    try:
+        while max_frames is None or frames < max_frames:
+            frame = stream.read(timeout=0.2)
+            if frame is None:
+                if stream.ended:
+                    break
+                if (
+                    stream.status == "reconnecting"
+                    and last_image is not None
+                    and time.monotonic() - banner_time > 0.5
+                ):
+                    banner_time = time.monotonic()
+                    text = f"{stream.description} lost - reconnecting"
+                    if worker:
+                        worker.submit((last_image.copy(), None, None, 0.0, None, text))
+                    say(f"{text} ({stream.error})")
+                if window is not None and worker and worker.latest is not None:
+                    window.write(worker.latest)
+                    if window.closed:
+                        break
+                continue
+            start = time.perf_counter()
+            probs, heat = classifier.classify(frame.data[None], attention)
+            model_times.append(time.perf_counter() - start)
+            top = classifier.top_k(probs, top_k)[0]
+            fps = fps_meter.tick()
+            model_fps = _model_fps(model_times)
+            result = {
+                "frame": frames,
+                "index": frame.index,
+                "time": round(frame.time, 3),
+                "top": top,
+                "model_ms": round(model_times[-1] * 1000, 2),
+            }
+            if "label" in frame.meta:
+                result["truth"] = frame.meta["label"]
+            app.emit(result, source=uri, frame=frame.index, model=classifier.name)
+            if as_json:
+                click.echo(json.dumps(result))
+            elif window is None and time.monotonic() - last_print > 1.0:
+                last_print = time.monotonic()
+                best = top[0]
+                say(
+                    f"frame {frames:6d}  {fps:5.1f} FPS  model {model_fps:5.1f} FPS  {best['label']} {best['score']:.2f}"
+                )
+            last_image = frame.image
+            if worker:
+                worker.submit((frame.image, top, heat[0] if heat is not None else None, fps, model_fps, None))
+                if window is not None and worker.latest is not None:
+                    window.write(worker.latest)
+                    if window.closed:
+                        break
+            frames += 1
+            last_done = time.perf_counter()
+            first_done = first_done or last_done
+    except KeyboardInterrupt:
+        say("interrupted")
+    finally:
+        stream.close()
+        if worker:
+            worker.close()
+        if window is not None:
+            window.close()
+    if frames > 1:
+        last_done = time.perf_counter()  # the end includes the sinks' last writes
+    if frames == 0 and stream.error:
+        raise AppsError(f"no frame came from {stream.description}: {stream.error}")
+    elapsed = (last_done - first_done) if frames > 1 else None
+    summary = {
+        "summary": True,
+        "frames": frames,
+        "fps": round((frames - 1) / elapsed, 2) if elapsed else None,
+        "model_fps": round(_model_fps(model_times, all_calls=True), 2),
+        "dropped": stream.dropped,
+        "reconnects": stream.reconnects,
+        "source": stream.description,
+        **classifier.describe(),
+        "outputs": [sink.description for sink in sinks],
+    }
+    if as_json:
+        click.echo(json.dumps(summary))
+    else:
+        say(
+            f"{frames} frames, {summary['fps'] or 0:.1f} FPS end-to-end, model {summary['model_fps']:.1f} FPS, "
+            f"{stream.dropped} dropped, {stream.reconnects} reconnects"
+        )
+    sys.stdout.flush()
+    return summary
+
+
+def _model_fps(times: list[float], all_calls: bool = False) -> float:
+    """Model-only frames per second; the first call (warm-up) is left out once there are others."""
+    recent = times[1:] if len(times) > 1 else times
+    if not all_calls:
+        recent = recent[-30:]
+    total = sum(recent)
+    return len(recent) / total if total > 0 else 0.0

@@ -1,0 +1,81 @@
+"""The benchmark harness: rows, ratios, tables, JSON, 'bench all' results files, measuring helpers."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from core.bench import PeakMemory, markdown, normalise, table, timed
+from core.cli import cli
+
+
+def test_ratio_is_filled_in_and_tables_show_every_row():
+    rows = normalise(
+        [
+            {
+                "name": "decode",
+                "metric": "tokens/s",
+                "value": 30.0,
+                "unit": "tok/s",
+                "peer": "generate",
+                "peer_value": 40.0,
+            },
+            {"name": "memory", "metric": "peak", "value": 2.0, "unit": "GiB", "ratio": 0.5},
+            {
+                "name": "no peer",
+                "metric": "fps",
+                "value": 12,
+                "unit": "fps",
+                "peer": None,
+                "peer_value": None,
+            },
+        ]
+    )
+    assert rows[0]["ratio"] == 0.75 and rows[1]["ratio"] == 0.5 and rows[2].get("ratio") is None
+    text = table(rows).splitlines()
+    assert text[0].split() == ["NAME", "METRIC", "VALUE", "UNIT", "PEER", "PEER_VALUE", "RATIO"]
+    assert len(text) == 4 and "0.75" in text[1] and "generate" in text[1]
+    md = markdown(rows).splitlines()
+    assert md[0].startswith("| name | metric") and len(md) == 5
+    other = table([{"model_fps": 10.5, "peer_fps": 5}])  # rows with their own keys still print
+    assert "MODEL_FPS" in other and "10.5" in other
+
+
+def test_timed_and_peak_memory_measure_real_work():
+    import numpy as np
+
+    result = timed(lambda: sum(range(20000)), repeat=5, warmup=1)
+    assert 0 < result["min"] <= result["p50"] <= result["p90"]
+    with PeakMemory(interval=0.001) as memory:
+        block = np.ones(64 * 2**20 // 8)  # 64 MiB, touched
+        block += 1
+        del block
+    assert memory.increase >= 48 * 2**20
+
+
+def test_apps_bench_app_prints_table_and_json(tmp_path, monkeypatch):
+    import tiny_app
+
+    tiny_app.install(tmp_path, monkeypatch)
+    result = CliRunner().invoke(cli, ["bench", "tiny"])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("NAME") and "no-grad forward" in result.output
+    as_json = CliRunner().invoke(cli, ["bench", "tiny", "--json"])
+    rows = json.loads(as_json.output)
+    assert rows[0]["ratio"] == pytest.approx(rows[0]["value"] / rows[0]["peer_value"], rel=1e-2)
+    assert rows[0]["ratio"] > 1  # a training step costs more than a no-grad forward
+
+
+def test_bench_all_writes_results_files(tmp_path, monkeypatch):
+    import tiny_app
+
+    from core.bench import bench_all
+
+    tiny_app.install(tmp_path, monkeypatch)
+    out = tmp_path / "bench"
+    results = bench_all(["tiny"], out)
+    saved = json.loads((out / "results.json").read_text())
+    assert saved["apps"]["tiny"]["rows"][0]["metric"] == "latency", saved["apps"]["tiny"]
+    assert results["machine"]["python"] and "## tiny" in (out / "results.md").read_text()

@@ -1,0 +1,224 @@
+"""Chat plugin, the fast parts (no torch): templates, stop markers, dataset parsing, metrics."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from core.errors import AppsError
+from plugins.chat import data as chat_data
+from plugins.chat.metrics import cjk_share, rouge_l, sentence_bleu4, text_scores
+from plugins.chat.templates import (
+    TEMPLATES,
+    ChatTemplate,
+    cut_at_stop,
+    get_template,
+    holdback,
+    load_template,
+    save_template,
+)
+
+CONV = [
+    {"role": "user", "content": "你好"},
+    {"role": "assistant", "content": "您好！"},
+    {"role": "user", "content": "1+1?"},
+]
+
+
+def test_default_template_matches_llamafactory_baseline():
+    text = get_template("default").render(CONV, eos="</s>")
+    assert text == "Human: 你好\nAssistant:您好！</s>\nHuman: 1+1?\nAssistant:"
+
+
+def test_alpaca_and_chatml_render_and_system():
+    alpaca = get_template("alpaca").render(CONV[:1])
+    assert alpaca.startswith("Below is an instruction") and alpaca.endswith("### Response:\n")
+    chatml = get_template("chatml").render([{"role": "system", "content": "S"}, *CONV[:1]])
+    assert (
+        chatml == "<|im_start|>system\nS<|im_end|>\n<|im_start|>user\n你好<|im_end|>\n<|im_start|>assistant\n"
+    )
+
+
+def test_segments_mark_only_answers():
+    segments = get_template("default").segments(CONV[:2], eos="E")
+    assert [flag for _, flag in segments] == [False, True]
+    assert segments[1][0] == "您好！E\n"
+
+
+def test_unknown_template_lists_known_ones():
+    with pytest.raises(AppsError) as info:
+        get_template("vicuna")
+    assert "default" in str(info.value) and "chatml" in str(info.value) and "model" in str(info.value)
+
+
+def test_template_roundtrip_and_jinja_agree(tmp_path):
+    jinja2 = pytest.importorskip("jinja2")
+    for name, template in TEMPLATES.items():
+        save_template(template, tmp_path)
+        loaded = load_template(tmp_path)
+        assert isinstance(loaded, ChatTemplate) and loaded == template
+        rendered = jinja2.Template(template.jinja()).render(messages=CONV[:2], eos_token="<e>")
+        assert rendered == template.render(CONV[:2], eos="<e>"), name
+
+
+def test_stop_marker_cut_and_holdback():
+    stops = get_template("default").stops()
+    assert cut_at_stop("答案是2。\nHuman: 再问", stops) == ("答案是2。", True)
+    assert cut_at_stop("答案是2。", stops) == ("答案是2。", False)
+    assert holdback("答案\nHum", stops) == 4  # might become "\nHuman:" -> keep back while streaming
+    assert holdback("答案", stops) == 0
+
+
+def _write(path, lines):
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_alpaca_jsonl_malformed_lines_reported_with_file_and_line(tmp_path):
+    path = _write(
+        tmp_path / "d.jsonl",
+        [
+            json.dumps({"instruction": "问", "input": "", "output": "答"}, ensure_ascii=False),
+            "{not json",
+            json.dumps({"instruction": "问2"}),
+            json.dumps({"instruction": "问3", "output": "答3", "history": [["a", "b"]]}, ensure_ascii=False),
+        ],
+    )
+    conversations, report = chat_data.load_file(path)
+    assert report.total == 4 and report.kept == 2 and report.malformed == 2
+    assert report.problems[0].startswith(f"{path}:2:") and report.problems[1].startswith(f"{path}:3:")
+    assert [m["role"] for m in conversations[1]["messages"]] == ["user", "assistant", "user", "assistant"]
+    with pytest.raises(AppsError) as info:
+        chat_data.load_file(path, on_error="fail")
+    assert info.value.where == f"{path}:2"
+
+
+def test_json_array_line_numbers_and_sharegpt(tmp_path):
+    records = [
+        {
+            "conversations": [{"from": "human", "value": "hi"}, {"from": "gpt", "value": "hello"}],
+            "system": "S",
+        },
+        {"conversations": [{"from": "human", "value": "only a question"}]},
+        {"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]},
+    ]
+    path = tmp_path / "d.json"
+    path.write_text("[\n" + ",\n".join(json.dumps(r) for r in records) + "\n]\n", encoding="utf-8")
+    conversations, report = chat_data.load_file(path)
+    assert report.kept == 2 and report.problems[0].startswith(f"{path}:3:")
+    assert conversations[0]["messages"][0] == {"role": "system", "content": "S"}
+
+
+def test_empty_or_all_malformed_dataset_stops_with_counts(tmp_path):
+    path = _write(tmp_path / "bad.jsonl", ["{}", "[1]", "nope"])
+    with pytest.raises(AppsError) as info:
+        chat_data.resolve_dataset(str(path))
+    assert "3 read, 3 malformed" in str(info.value)
+    empty = _write(tmp_path / "empty.jsonl", [""])
+    with pytest.raises(AppsError, match="0 read"):
+        chat_data.resolve_dataset(str(empty))
+
+
+def test_dataset_info_folder_with_column_mapping(tmp_path):
+    _write(tmp_path / "mine.json", [json.dumps([{"q": "问题", "a": "回答"}], ensure_ascii=False)])
+    (tmp_path / "dataset_info.json").write_text(
+        json.dumps({"mine": {"file_name": "mine.json", "columns": {"prompt": "q", "response": "a"}}})
+    )
+    conversations, reports = chat_data.resolve_dataset(f"{tmp_path}:mine")
+    assert conversations[0]["messages"][-1]["content"] == "回答"
+    conversations, _ = chat_data.resolve_dataset("mine", dataset_dir=str(tmp_path))
+    assert len(conversations) == 1
+    with pytest.raises(AppsError, match="not in"):
+        chat_data.resolve_dataset("minee", dataset_dir=str(tmp_path))
+
+
+def test_shipped_chinese_set_is_large_varied_and_split_fixed():
+    rows = [json.loads(line) for line in chat_data.ZH_FILE.read_text(encoding="utf-8").splitlines()]
+    assert len(rows) >= 300 and len({r["instruction"] for r in rows}) == len(rows)
+    assert {"日常生活", "客服", "算术", "解释"} <= {r["category"] for r in rows}
+    assert all(cjk_share(r["output"]) > 0.5 for r in rows if r["category"] != "语言")
+    train, test = chat_data.load_zh_instruct("train"), chat_data.load_zh_instruct("test")
+    assert 0.05 < len(test) / (len(train) + len(test)) < 0.15
+    assert not {c["source"] for c in train} & {c["source"] for c in test}
+    assert [c["source"] for c in chat_data.load_zh_instruct("test")] == [c["source"] for c in test]
+
+
+def test_generated_arithmetic_is_correct():
+    for record in chat_data.arithmetic_records(50):
+        q, a = record["instruction"], record["output"]
+        digits = [int(x) for x in "".join(ch if ch.isdigit() else " " for ch in q).split()]
+        result = int(a.split("等于")[1].rstrip("。"))
+        op = "+" if "+" in q else "-" if "-" in q else "×"
+        expected = (
+            digits[0] + digits[1]
+            if op == "+"
+            else digits[0] - digits[1]
+            if op == "-"
+            else digits[0] * digits[1]
+        )
+        assert result == expected, (q, a)
+
+
+def test_cjk_share():
+    assert cjk_share("你好") == 1.0
+    assert cjk_share("hello") == 0.0
+    assert cjk_share(["你好ab", "12，。"]) == 0.5  # digits and punctuation do not count
+    assert cjk_share("\ufffd你") == 0.5  # broken bytes count against the share
+
+
+def test_bleu_and_rouge_on_known_inputs():
+    assert sentence_bleu4(list("今天天气很好"), list("今天天气很好")) == pytest.approx(1.0)
+    assert sentence_bleu4(list("今天天气很好"), list("明日")) < 0.05
+    partial = sentence_bleu4(list("今天天气很好啊"), list("今天天气很差啊"))
+    assert 0.2 < partial < 0.9
+    assert rouge_l(["a", "b", "c", "d"], ["a", "c", "d"]) == pytest.approx(2 * 1 * 0.75 / 1.75)
+    scores = text_scores(["今天天气很好"], ["今天天气很好"])
+    assert scores["bleu4"] == pytest.approx(100.0) and scores["rouge_l"] == pytest.approx(100.0)
+    assert text_scores(["完全不同"], ["今天天气很好"])["rouge_l"] == 0.0
+
+
+def test_offline_without_prepared_default_says_to_prepare(tmp_path, monkeypatch):
+    from plugins.chat import model as chat_model
+
+    monkeypatch.setenv("APPS_HOME", str(tmp_path))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    with pytest.raises(AppsError) as info:
+        chat_model.resolve_model_ref(None)
+    assert "apps prepare chat" in str(info.value)
+    default = tmp_path / "models" / "chat" / "default"
+    default.mkdir(parents=True)
+    (default / "run.json").write_text("{}")
+    assert chat_model.resolve_model_ref(None) == str(default)
+    with pytest.raises(AppsError, match="prepare"):
+        chat_model.resolve_model_ref(chat_model.TINY_BASE)
+
+
+def test_chat_recipes_validate():
+    from core.plugins import get_manager
+    from core.recipes import load_recipe
+    from plugins.chat.app import ChatRecipe
+
+    manager = get_manager()
+    names = set(manager.recipes("chat"))
+    assert {"phi15-zh-lora", "phi15-zh-lora-orin-nx", "tiny-en-base", "tiny-zh-lora"} <= names
+    phi = load_recipe(ChatRecipe, manager.recipe_path("chat", "phi15-zh-lora"))
+    assert (phi.lora.r, phi.lora.alpha, phi.lora.dropout) == (8, 16, 0.0)
+    assert phi.lora.target_modules == ["q_proj", "k_proj", "v_proj", "dense", "fc1", "fc2"]
+    assert (phi.learning_rate, phi.num_epochs, phi.batch_size, phi.gradient_accumulation_steps) == (
+        5e-5,
+        3,
+        2,
+        8,
+    )
+    assert (phi.cutoff_len, phi.lr_scheduler, phi.precision, phi.template) == (
+        1024,
+        "cosine",
+        "fp16",
+        "default",
+    )
+    nx = load_recipe(ChatRecipe, manager.recipe_path("chat", "phi15-zh-lora-orin-nx"))
+    assert nx.gradient_checkpointing and nx.batch_size * nx.gradient_accumulation_steps == 16
+    with pytest.raises(AppsError, match="on_error"):
+        load_recipe(ChatRecipe, None, ["on_error=ignore"])

@@ -1,0 +1,277 @@
+"""control plugin: experts, maze generator and BFS, dataset format, tiny training through the engine."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from core.errors import AppsError
+
+pytest.importorskip("gymnasium")
+pytest.importorskip("pyarrow")
+
+
+def _play(env_id, seeds, act_factory=None):
+    from plugins.control.envs import make_env
+    from plugins.control.experts import expert_for
+
+    rows = []
+    for seed in seeds:
+        env = make_env(env_id)
+        act = (act_factory or expert_for)(env_id, env)
+        obs, info = env.reset(seed=seed)
+        total, steps = 0.0, 0
+        while True:
+            obs, reward, terminated, truncated, info = env.step(act(obs))
+            total, steps = total + reward, steps + 1
+            if terminated or truncated:
+                break
+        rows.append({"return": total, "steps": steps, "terminated": terminated, "obs": obs, "info": info})
+    return rows
+
+
+def test_cartpole_expert_balances_for_500_steps():
+    for row in _play("CartPole-v1", [0, 1, 2]):
+        assert row["steps"] == 500 and not row["terminated"]
+
+
+def test_pendulum_expert_swings_up_and_holds():
+    rows = _play("Pendulum-v1", [0, 1, 2, 3])
+    for row in rows:
+        cos_theta = row["obs"][0]
+        assert cos_theta > 0.99, "the pendulum should end upright"
+    assert np.mean([r["return"] for r in rows]) > -250
+
+
+def test_acrobot_expert_reaches_the_bar():
+    rows = _play("Acrobot-v1", [0, 1, 2])
+    assert all(r["terminated"] for r in rows)
+    assert np.mean([r["steps"] for r in rows]) < 200
+
+
+def test_maze_expert_walks_shortest_paths():
+    for row in _play("Maze-v0", range(5)):
+        assert row["info"]["success"] and row["steps"] == row["info"]["shortest"]
+
+
+def test_shortest_path_on_a_known_grid():
+    from plugins.control.envs import path_actions, shortest_path
+
+    grid = np.array(
+        [
+            [1, 1, 1, 1, 1, 1],
+            [1, 0, 0, 0, 0, 1],
+            [1, 1, 1, 1, 0, 1],
+            [1, 0, 0, 0, 0, 1],
+            [1, 1, 1, 1, 1, 1],
+        ],
+        dtype=np.int8,
+    )
+    path = shortest_path(grid, (1, 1), (3, 1))
+    assert len(path) - 1 == 8
+    assert path[0] == (1, 1) and path[-1] == (3, 1)
+    assert all(
+        abs(a[0] - b[0]) + abs(a[1] - b[1]) == 1 and grid[b] == 0
+        for a, b in zip(path, path[1:], strict=False)
+    )
+    assert path_actions(path)[:3] == [1, 1, 1]  # right, right, right
+    grid[2, 4] = 1
+    assert shortest_path(grid, (1, 1), (3, 1)) is None
+
+
+@pytest.mark.parametrize("kind", ["obstacles", "perfect"])
+def test_maze_generator_is_solvable_and_reproducible(kind):
+    from plugins.control.envs import generate_maze, shortest_path
+
+    for seed in range(20):
+        grid, start, goal = generate_maze(np.random.default_rng(seed), 9, 0.3, kind)
+        assert grid[0].all() and grid[-1].all() and grid[:, 0].all() and grid[:, -1].all()
+        assert grid[start] == 0 and grid[goal] == 0 and start != goal
+        assert shortest_path(grid, start, goal) is not None
+        again = generate_maze(np.random.default_rng(seed), 9, 0.3, kind)
+        assert (again[0] == grid).all() and again[1:] == (start, goal)
+
+
+def test_maze_env_observation_and_walls():
+    from plugins.control.envs import MazeEnv
+
+    env = MazeEnv(size=6, view_radius=1)
+    obs, info = env.reset(seed=3)
+    assert obs.shape == env.observation_space.shape == (12,)
+    view = obs[:9].reshape(3, 3)
+    r, c = env.agent
+    assert (view == env.grid[r - 1 : r + 2, c - 1 : c + 2]).all()
+    blocked = [a for a, (dr, dc) in enumerate(((-1, 0), (0, 1), (1, 0), (0, -1))) if env.grid[r + dr, c + dc]]
+    assert [a for a, allowed in enumerate(env.action_mask()) if not allowed] == blocked
+    if blocked:
+        env.step(blocked[0])
+        assert env.agent == (r, c), "walking into a wall keeps the agent in place"
+
+
+def test_unknown_environment_lists_known_ones():
+    from plugins.control.envs import make_env
+
+    with pytest.raises(AppsError) as error:
+        make_env("CartPol-v1")
+    assert "CartPole-v1" in str(error.value) and "Maze-v0" in str(error.value)
+
+
+def test_third_party_environment_registers_through_the_hook(monkeypatch):
+    from core import hookimpl
+    from core.plugins import get_manager
+    from plugins.control.envs import known_envs, make_env
+
+    class Plugin:
+        @hookimpl
+        def register_environments(register):
+            register(
+                id="TinyMaze-v0",
+                entry_point="plugins.control.envs:MazeEnv",
+                kwargs={"size": 4},
+                expert="plugins.control.experts:maze_expert",
+                description="4x4 mazes",
+            )
+
+    get_manager().pm.register(Plugin, name="tiny-maze")
+    assert "TinyMaze-v0" in known_envs()
+    env = make_env("TinyMaze-v0")
+    assert env.unwrapped.size == 4
+
+
+def _record(env_id, episodes, seed=0):
+    from plugins.control.dataset import record_episodes
+
+    return record_episodes(env_id, episodes, seed=seed, noise=0.1)
+
+
+def test_dataset_roundtrip_and_parquet_layout(tmp_path):
+    import pandas as pd
+
+    from plugins.control.dataset import read_dataset, write_dataset
+
+    for env_id in ("Maze-v0", "Pendulum-v1"):
+        episodes, info = _record(env_id, 3)
+        out = write_dataset(tmp_path / env_id, episodes, info)
+        data = read_dataset(out)
+        assert data.env == env_id and len(data.episodes) == 3
+        for a, b in zip(episodes, data.episodes, strict=True):
+            assert np.array_equal(a.observations, b.observations)
+            assert np.array_equal(a.actions, b.actions)
+            assert np.allclose(a.rewards, b.rewards)
+        frame = pd.read_parquet(out / "data")
+        assert len(frame) == sum(e.length for e in episodes) == data.info["total_frames"]
+        assert {"observation.state", "action", "next.reward", "episode_index", "next.done"} <= set(
+            frame.columns
+        )
+        assert frame.groupby("episode_index")["next.done"].sum().tolist() == [1, 1, 1]
+        lines = (out / "meta" / "episodes.jsonl").read_text().splitlines()
+        assert [json.loads(line)["length"] for line in lines] == [e.length for e in episodes]
+    assert not list(tmp_path.glob(".*tmp-*")), "no temporary folder is left behind"
+
+
+def test_corrupt_dataset_files_give_clear_errors(tmp_path):
+    from plugins.control.dataset import read_dataset, write_dataset
+
+    episodes, info = _record("CartPole-v1", 1)
+    out = write_dataset(tmp_path / "cartpole", episodes, info)
+    parquet = next((out / "data").rglob("*.parquet"))
+    content = parquet.read_bytes()
+    parquet.write_bytes(content[: len(content) // 2])
+    with pytest.raises(AppsError, match="truncated or altered"):
+        read_dataset(out)
+    (out / "meta" / "info.json").write_text("{not json")
+    with pytest.raises(AppsError, match="not valid JSON"):
+        read_dataset(out)
+    with pytest.raises(AppsError, match="not a control dataset"):
+        read_dataset(tmp_path)
+
+
+def test_failed_write_leaves_nothing_behind(tmp_path, monkeypatch):
+    from plugins.control import dataset
+
+    episodes, info = _record("Maze-v0", 2)
+
+    def broken(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(dataset, "_stats", broken)
+    with pytest.raises(OSError):
+        dataset.write_dataset(tmp_path / "maze", episodes, info)
+    assert list(tmp_path.iterdir()) == []
+    monkeypatch.undo()
+    dataset.write_dataset(tmp_path / "maze", episodes, info)
+    with pytest.raises(AppsError, match="already exists"):
+        dataset.write_dataset(tmp_path / "maze", episodes, info)
+
+
+def tiny_recipe(**overrides):
+    from core.recipes import load_recipe
+    from plugins.control.recipe import ControlRecipe
+
+    settings = {
+        "env": "CartPole-v1",
+        "policy": "dt",
+        "episodes": 2,
+        "context_length": 4,
+        "hidden_size": 16,
+        "n_layer": 1,
+        "n_head": 1,
+        "max_steps": 6,
+        "batch_size": 16,
+        "learning_rate": 1e-3,
+        "precision": "fp32",
+        "logging_steps": 2,
+        "save_steps": 1000,
+        "eval_fraction": 0.0,
+        "torch_threads": 1,
+    }
+    settings.update(overrides)
+    return load_recipe(ControlRecipe, None, settings)
+
+
+@pytest.mark.parametrize("env_id,policy", [("CartPole-v1", "dt"), ("Pendulum-v1", "bc"), ("Maze-v0", "dt")])
+def test_tiny_policy_trains_through_the_engine_and_plays(tmp_path, env_id, policy):
+    from core.training import run_training
+    from plugins.control.app import ControlApp
+    from plugins.control.policies import load_policy
+    from plugins.control.rollout import run_episodes, summarize
+
+    episodes = 6 if env_id == "Maze-v0" else 2
+    run_dir = run_training(
+        ControlApp(),
+        tiny_recipe(env=env_id, policy=policy, episodes=episodes),
+        run_dir=tmp_path / "run",
+        recipe_name="tiny",
+    )
+    assert (run_dir / "model.safetensors").is_file() and (run_dir / "control.json").is_file()
+    log = [json.loads(line) for line in (run_dir / "trainer_log.jsonl").read_text().splitlines()]
+    assert log and all(np.isfinite(row["loss"]) for row in log if "loss" in row)
+    model = load_policy(run_dir)
+    assert model.config.control["env"] == env_id
+    summary = summarize(run_episodes(env_id, 2, seed=99, policy=model))
+    assert summary["episodes"] == 2 and np.isfinite(summary["mean_return"])
+
+
+def test_policy_for_another_space_is_refused(tmp_path):
+    from core.training import run_training
+    from plugins.control.app import ControlApp
+
+    run_dir = run_training(
+        ControlApp(), tiny_recipe(max_steps=2), run_dir=tmp_path / "run", recipe_name="tiny"
+    )
+    with pytest.raises(AppsError) as error:
+        ControlApp().evaluate(env_id="Maze-v0", model=str(run_dir), episodes=1)
+    text = str(error.value)
+    assert "CartPole-v1" in text and "Discrete(2)" in text and "Discrete(4)" in text and "Box(84,)" in text
+
+
+def test_dataset_of_another_env_is_refused(tmp_path):
+    from plugins.control.dataset import write_dataset
+    from plugins.control.training import dataset_for
+
+    episodes, info = _record("Maze-v0", 2)
+    write_dataset(tmp_path / "maze", episodes, info)
+    with pytest.raises(AppsError, match="recorded in Maze-v0"):
+        dataset_for(tiny_recipe(dataset=str(tmp_path / "maze")))

@@ -1,0 +1,256 @@
+"""timeseries: long tables and bad input, metrics on known values, datasets, PatchTST forecasting, CLI."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from core.cli import cli
+from core.errors import AppsError
+from plugins.timeseries import backtest as bt
+from plugins.timeseries import data as tsdata
+
+
+def write_csv(path, rows, header="unique_id,ds,y"):
+    path.write_text(header + "\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    return path
+
+
+def monthly_rows(n=60, uid="a", start="2020-01-01"):
+    index = pd.date_range(start, periods=n, freq="MS")
+    return [f"{uid},{ts.date()},{10 + np.sin(i / 2):.4f}" for i, ts in enumerate(index)]
+
+
+# ---- metrics ------------------------------------------------------------------------------------
+def test_mase_of_seasonal_naive_on_perfectly_seasonal_series_is_zero():
+    pattern = np.array([1.0, 5.0, 2.0, 8.0])
+    series = {"s": np.tile(pattern, 12)}
+    scores = bt.backtest(series, horizon=4, season=4, n_windows=3, step=2, methods=bt.baseline_methods(4))
+    assert scores["seasonal_naive"]["mase"] == 0.0
+    assert scores["seasonal_naive"]["windows"] == 3
+
+
+def test_metrics_on_hand_computed_values():
+    actual, forecast = np.array([100.0, 200.0, 0.0]), np.array([110.0, 180.0, 0.0])
+    assert bt.mae(actual, forecast) == pytest.approx(10.0)
+    assert bt.rmse(actual, forecast) == pytest.approx(np.sqrt((100 + 400 + 0) / 3))
+    # sMAPE: 2*10/210, 2*20/380, 0 (both zero) -> mean * 100
+    assert bt.smape(actual, forecast) == pytest.approx(100 * (20 / 210 + 40 / 380) / 3)
+    history = np.array([1.0, 3.0, 2.0, 6.0])  # naive(1) in-sample MAE = (2 + 1 + 4) / 3
+    assert bt.mase(actual, forecast, history, 1) == pytest.approx(10.0 / (7 / 3))
+
+
+def test_window_origins_and_baselines():
+    assert bt.window_origins(20, horizon=4, n_windows=3, step=2) == [12, 14, 16]
+    assert bt.seasonal_naive(np.arange(10.0), 5, 3).tolist() == [7, 8, 9, 7, 8]
+    trend = np.arange(40.0) + np.tile([0.0, 2.0, 0.0, -2.0], 10)
+    assert np.abs(bt.ets(trend, 4, 4) - (np.arange(40.0, 44.0) + [0, 2, 0, -2])).max() < 0.5
+
+
+# ---- tables and bad input -----------------------------------------------------------------------
+def test_read_table_fills_gaps_and_sorts_with_counted_warning(tmp_path, capsys):
+    rows = monthly_rows(24)
+    rows[5] = rows[5].rsplit(",", 1)[0] + ","  # an empty value
+    del rows[9]  # a missing month
+    rows[1], rows[2] = rows[2], rows[1]  # out of order
+    table = tsdata.read_table(write_csv(tmp_path / "m.csv", rows))
+    assert table.attrs["freq"] == "MS"
+    assert len(table) == 24 and not table["y"].isna().any()
+    assert table["ds"].is_monotonic_increasing
+    err = capsys.readouterr().err
+    assert "1 missing timestamps (filled)" in err and "1 missing values (filled)" in err
+    assert "rows out of order (sorted)" in err
+
+
+def test_read_table_without_id_uses_file_name_and_custom_columns(tmp_path):
+    path = write_csv(
+        tmp_path / "meter.csv",
+        ["2024-01-01 00:00,1", "2024-01-01 01:00,2", "2024-01-01 02:00,3"],
+        header="time,kwh",
+    )
+    table = tsdata.read_table(path, ds_col="time", y_col="kwh")
+    assert set(table["unique_id"]) == {"meter"} and table.attrs["freq"] == "h"
+
+
+@pytest.mark.parametrize(
+    ("rows", "message"),
+    [
+        (["a,2020-01-01,1", "a,2020-02-01,2", "a,2020-02-01,3"], "duplicated timestamp"),
+        (["a,2020-01-01,1", "a,2020-02-01,12 kW", "a,2020-03-01,3"], "non-numeric value"),
+        (
+            ["a,2020-01-01,1", "a,2020-01-02,2", "a,2020-01-03,3", "a,2020-01-04 07:13,4", "a,2020-01-05,5"],
+            "irregular frequency",
+        ),
+        (["a,2020-01-01,1", "a,not a date,2"], "cannot be read"),
+    ],
+)
+def test_bad_tables_give_clear_errors_with_lines(tmp_path, rows, message):
+    with pytest.raises(AppsError) as info:
+        tsdata.read_table(write_csv(tmp_path / "bad.csv", rows))
+    text = str(info.value)
+    assert message in text and "bad.csv:line" in text
+
+
+def test_missing_columns_and_unknown_dataset():
+    with pytest.raises(AppsError, match="column.*ds.*not found"):
+        tsdata.read_table(pd.DataFrame({"time": ["2020-01-01"], "y": [1.0]}))
+    with pytest.raises(AppsError) as info:
+        tsdata.dataset_spec("co3")
+    assert "did you mean 'co2'" in str(info.value) and "taylor" in str(info.value)
+
+
+def test_shipped_datasets_load_offline():
+    lengths = {"co2": 2284, "sunspots": 309, "elnino": 732, "elec_equip": 257, "taylor": 4032}
+    for name, length in lengths.items():
+        table = tsdata.load_dataset(name)
+        assert len(table) == length and not table["y"].isna().any(), name
+    msft = tsdata.load_dataset("msft")
+    assert msft.attrs["freq"] == "B" and msft.attrs["fixes"]["missing timestamps (filled)"] > 0
+
+
+# ---- model --------------------------------------------------------------------------------------
+TINY = [
+    "context_length=64",
+    "prediction_length=12",
+    "patch_length=8",
+    "patch_stride=8",
+    "d_model=16",
+    "num_layers=1",
+    "num_heads=2",
+    "ffn_dim=32",
+    "max_steps=6",
+    "batch_size=16",
+    "logging_steps=2",
+    "eval_steps=3",
+    "save_steps=1000",
+    "precision=fp32",
+    "min_windows=0",
+    "train_stride=4",
+]
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    """A tiny PatchTST trained for a few steps by the core engine on two shipped series."""
+    from core.plugins import get_manager
+    from core.recipes import load_recipe
+    from core.training import run_training
+    from plugins.timeseries.app import TimeseriesApp
+
+    run_dir = tmp_path_factory.mktemp("ts") / "tiny"
+    path = get_manager().recipe_path("timeseries", "patchtst-pretrain")
+    recipe = load_recipe(TimeseriesApp.recipe_class, path, [*TINY, "pool=[elec_equip, elnino]"])
+    return run_training(TimeseriesApp(), recipe, run_dir=run_dir)
+
+
+def test_training_writes_run_with_leakage_guard(tiny_run):
+    info = json.loads((tiny_run / "forecast.json").read_text())
+    assert set(info["series"]) == {"elec_equip", "elnino"}
+    # the last 5 windows of 12 months are held out of training
+    assert info["series"]["elec_equip"]["train_points"] == 257 - 5 * 12
+    assert (tiny_run / "config.json").is_file() and (tiny_run / "run.json").is_file()
+
+
+def test_forecaster_shapes_intervals_and_recursion(tiny_run):
+    from plugins.timeseries.model import Forecaster
+
+    forecaster = Forecaster.from_run(tiny_run)
+    histories = [np.sin(np.arange(100) / 3) * 5 + 20, np.arange(30.0)]  # the second is shorter than context
+    out = forecaster.predict(histories, horizon=30, quantiles=(0.1, 0.9))
+    assert out["point"].shape == (2, 30) and np.isfinite(out["point"]).all()
+    assert (out["q0.1"] <= out["point"] + 1e-6).all() and (out["point"] <= out["q0.9"] + 1e-6).all()
+
+
+def invoke(*args):
+    return CliRunner().invoke(cli, list(map(str, args)), catch_exceptions=False)
+
+
+def test_info_lists_datasets_with_horizon_and_season():
+    result = invoke("info", "timeseries", "--json")
+    datasets = json.loads(result.output)["datasets"]
+    assert set(datasets) == {"co2", "sunspots", "elnino", "elec_equip", "taylor", "msft"}
+    assert "horizon 26, season 52" in datasets["co2"]
+    assert {"patchtst-pretrain", "patchtst-finetune"} <= set(json.loads(result.output)["recipes"])
+
+
+def test_cli_run_dataset_writes_plot(tiny_run, tmp_path):
+    plot = tmp_path / "out.png"
+    result = invoke(
+        "run",
+        "timeseries",
+        "--dataset",
+        "elnino",
+        "--model",
+        tiny_run,
+        "--horizon",
+        6,
+        "--plot",
+        plot,
+        "--json",
+    )
+    assert result.exit_code == 0, result.output
+    forecast, _ = json.JSONDecoder().raw_decode(result.output[result.output.index("{") :])
+    assert len(forecast["forecast"]) == 6 and forecast["ds"][0].startswith("2011-01-01")
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_cli_eval_json_table_shape(tiny_run):
+    result = invoke(
+        "eval", "timeseries", "--dataset", "elec_equip", "--model", tiny_run, "--n-windows", 2, "--json"
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output[result.output.index("{") :])
+    (row,) = report["results"]
+    assert row["dataset"] == "elec_equip" and row["horizon"] == 12 and row["season"] == 12
+    assert set(row["metrics"]) == {"patchtst[tiny]", "seasonal_naive", "ets"}
+    for metrics in row["metrics"].values():
+        assert set(metrics) == {"mae", "rmse", "smape", "mase", "windows"} and metrics["windows"] == 2
+
+
+def test_cli_errors_short_series_and_unknown_dataset(tiny_run, tmp_path):
+    short = write_csv(tmp_path / "short.csv", monthly_rows(20))
+    result = CliRunner().invoke(
+        cli, ["eval", "timeseries", "--csv", str(short), "--model", str(tiny_run), "--horizon", "6"]
+    )
+    assert isinstance(result.exception, AppsError) and "has 20 points" in str(result.exception)
+    assert "at least" in str(result.exception)
+    result = CliRunner().invoke(cli, ["run", "timeseries", "--dataset", "nope", "--model", str(tiny_run)])
+    assert "unknown dataset 'nope'" in str(result.exception) and "co2" in str(result.exception)
+
+
+def test_cli_follow_reforecasts_when_rows_are_appended(tiny_run, tmp_path):
+    import threading
+    import time
+
+    path = write_csv(tmp_path / "live.csv", monthly_rows(48, uid="meter"))
+
+    def append():
+        time.sleep(1.0)
+        with open(path, "a", encoding="utf-8") as handle:
+            handle.write("meter,2024-01-01,11.5\n")
+
+    thread = threading.Thread(target=append)
+    thread.start()
+    result = invoke(
+        "run",
+        "timeseries",
+        "--csv",
+        path,
+        "--model",
+        tiny_run,
+        "--horizon",
+        3,
+        "--follow",
+        "--poll",
+        0.2,
+        "--max-updates",
+        2,
+        "--json",
+    )
+    thread.join()
+    lines = [json.loads(line[line.index("{") :]) for line in result.output.splitlines() if "{" in line]
+    assert [line["ds"][0][:10] for line in lines] == ["2024-01-01", "2024-02-01"]

@@ -1,0 +1,398 @@
+"""The vit app: model loading, attention rollout, the live CLI, datasets and bad input, training through
+the core engine, eval, ONNX export, collect. Tiny ViT configs only (a few seconds each)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+pytest.importorskip("timm")
+cv2 = pytest.importorskip("cv2")
+
+from click.testing import CliRunner  # noqa: E402
+
+from core.cli import cli  # noqa: E402
+from core.errors import AppsError  # noqa: E402
+
+TINY = {"img_size": 32, "patch_size": 8, "embed_dim": 32, "depth": 2, "num_heads": 2}
+LABELS = [str(d) for d in range(10)] + ["circle", "square", "triangle", "star"]
+
+
+@pytest.fixture
+def apps_home(isolated_home, tmp_path, monkeypatch):
+    """The isolated $APPS_HOME of conftest, plus runs/ under tmp_path."""
+    monkeypatch.setenv("APPS_RUNS", str(tmp_path / "runs"))
+    return isolated_home
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory):
+    import torch
+
+    from plugins.vit.model import TimmClassifier
+
+    torch.manual_seed(0)
+    folder = tmp_path_factory.mktemp("tiny-vit")
+    TimmClassifier("vit_tiny_patch16_224", LABELS, TINY).save_pretrained(folder)
+    return folder
+
+
+def invoke(*args):
+    result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
+    return result
+
+
+def json_lines(text: str) -> list[dict]:
+    return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+
+
+def test_app_module_imports_no_torch():
+    code = "import sys, plugins.vit, plugins.vit.app; assert 'torch' not in sys.modules and 'cv2' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_run_synthetic_headless_json(tiny_model, apps_home, tmp_path):
+    video = tmp_path / "annotated.mp4"
+    result = invoke(
+        "run",
+        "vit",
+        "--source",
+        "synthetic://",
+        "--max-frames",
+        "5",
+        "--headless",
+        "--json",
+        "--model",
+        str(tiny_model),
+        "--attention",
+        "--output",
+        str(video),
+    )
+    assert result.exit_code == 0, result.output
+    lines = json_lines(result.stdout)
+    frames, summary = lines[:-1], lines[-1]
+    assert len(frames) == 5 and [f["frame"] for f in frames] == list(range(5))
+    assert all(len(f["top"]) == 3 and f["top"][0]["label"] in LABELS for f in frames)
+    assert all(f["top"][0]["score"] >= f["top"][1]["score"] for f in frames)
+    assert (
+        summary["summary"] is True
+        and summary["frames"] == 5
+        and summary["fps"] > 0
+        and summary["model_fps"] > 0
+    )
+    with __import__("core.media", fromlist=["open_source"]).open_source(str(video)) as source:
+        assert len(list(source)) == 5
+
+
+def test_run_without_any_model_says_prepare(apps_home):
+    result = CliRunner().invoke(
+        cli, ["run", "vit", "--source", "synthetic://", "--max-frames", "1", "--headless"]
+    )
+    assert result.exit_code != 0 and isinstance(result.exception, AppsError)
+    assert "apps prepare vit" in str(result.exception) + result.output
+
+
+def test_onnx_model_in_run_refuses_attention(tiny_model, tmp_path, apps_home):
+    from plugins.vit.model import load_classifier
+    from plugins.vit.training import export
+
+    out = tmp_path / "onnx"
+    export(model=str(tiny_model), output=str(out))
+    assert (out / "model.onnx").is_file() and (out / "labels.txt").read_text().split() == LABELS
+    torch_model, onnx_model = (
+        load_classifier(str(tiny_model), "cpu", "fp32"),
+        load_classifier(str(out / "model.onnx")),
+    )
+    image = np.random.default_rng(0).integers(0, 255, (120, 160, 3), dtype=np.uint8)
+    batch = np.stack([torch_model.preprocess(image)] * 3)  # a batch of 3: the batch axis is dynamic
+    p_torch, _ = torch_model.classify(batch)
+    p_onnx, _ = onnx_model.classify(batch)
+    assert np.abs(p_torch - p_onnx).max() < 1e-4
+    result = invoke(
+        "run",
+        "vit",
+        "--source",
+        "synthetic://",
+        "-n",
+        "2",
+        "--headless",
+        "--json",
+        "--model",
+        str(out / "model.onnx"),
+    )
+    assert result.exit_code == 0, result.output
+    assert json_lines(result.stdout)[-1]["backend"] == "onnx"
+    with pytest.raises(AppsError, match="attention"):
+        from plugins.vit.app import VitApp
+        from plugins.vit.runner import run_live
+
+        run_live(
+            VitApp(),
+            source="synthetic://",
+            model=str(out / "model.onnx"),
+            attention=True,
+            max_frames=1,
+            headless=True,
+        )
+
+
+def test_attention_recomputed_from_qkv_matches_timm_softmax(tiny_model):
+    import torch
+
+    from plugins.vit.model import load_classifier, rollout
+
+    classifier = load_classifier(str(tiny_model), "cpu", "fp32")
+    captured = []
+    for block in classifier.vit.blocks:  # timm's own softmax output: attn_drop's input when not fused
+        block.attn.fused_attn = False
+        block.attn.attn_drop.register_forward_hook(lambda m, i, o: captured.append(i[0].detach()))
+    image = np.random.default_rng(1).integers(0, 255, (64, 64, 3), dtype=np.uint8)
+    probs, maps = classifier.classify(classifier.preprocess(image)[None], attention=True)
+    assert maps.shape == (1, 4, 4) and maps.max() == pytest.approx(1.0) and maps.min() >= 0
+    assert abs(probs.sum() - 1) < 1e-5
+    captured.clear()
+    classifier._capture, classifier._qkv = True, []
+    with torch.inference_mode():
+        classifier.module(torch.from_numpy(classifier.preprocess(image)[None]))
+    classifier._capture = False
+    recomputed = classifier._timm_attentions()
+    assert len(recomputed) == len(captured) == 2
+    for ours, theirs in zip(recomputed, captured, strict=True):
+        assert torch.allclose(ours, theirs, atol=1e-5)
+    assert np.allclose(rollout(recomputed, 1, (4, 4)).numpy(), maps, atol=1e-5)
+
+
+def test_rollout_points_at_the_attended_patch():
+    import torch
+
+    from plugins.vit.model import rollout
+
+    tokens = 1 + 9
+    attention = torch.full((1, 2, tokens, tokens), 0.01)
+    attention[:, :, :, 1 + 7] = 1.0  # every token looks at patch 7
+    attention = attention / attention.sum(-1, keepdim=True)
+    heat = rollout([attention, attention], 1, (3, 3))[0]
+    assert heat.argmax().item() == 7 and heat.max().item() == pytest.approx(1.0)
+
+
+def _image_folder(root, classes=("0", "1"), per_class=6, splits=("train", "val")):
+    from plugins.vit.data import render_digit
+
+    rng = np.random.default_rng(0)
+    for split in splits:
+        for name in classes:
+            folder = root / split / name
+            folder.mkdir(parents=True, exist_ok=True)
+            for i in range(per_class):
+                cv2.imwrite(str(folder / f"{i}.png"), render_digit(int(name), rng, 32))
+    (root / "labels.txt").write_text("".join(f"{c}\n" for c in classes))
+    return root
+
+
+def test_dataset_bad_input_is_explained(tmp_path):
+    from plugins.vit.data import ImageFolderDataset, dataset_labels, scan_split
+
+    root = _image_folder(tmp_path / "data")
+    cv2.imwrite(str(root / "train" / "0" / "gray16.png"), np.full((40, 40), 30000, np.uint16))
+    cv2.imwrite(str(root / "train" / "0" / "rgba.png"), np.zeros((40, 40, 4), np.uint8))
+    (root / "train" / "1" / "broken.jpg").write_bytes(b"\xff\xd8 truncated")
+    labels = dataset_labels(root)
+    dataset = ImageFolderDataset(scan_split(root / "train", labels), 32, [0.5] * 3, [0.5] * 3, train=True)
+    assert len(dataset) == 14 and len(dataset.skipped) == 1 and dataset.skipped[0].endswith("broken.jpg")
+    item = dataset[0]
+    assert tuple(item["pixel_values"].shape) == (3, 32, 32)
+    (root / "train" / "7").mkdir()
+    with pytest.raises(AppsError, match="not listed in labels.txt"):
+        dataset_labels(root)
+    (root / "labels.txt").write_text("0\n1\n7\n")
+    with pytest.raises(AppsError, match="7.*hold no images"):
+        scan_split(root / "train", dataset_labels(root), require_all=True)
+    with pytest.raises(AppsError, match="labels do not contain"):
+        scan_split(root / "train", ["0", "1"])
+
+
+def test_train_eval_export_through_the_engine(tmp_path, apps_home, monkeypatch):
+    from core.recipes import load_recipe
+    from core.training import run_training
+    from plugins.vit.app import VitApp, VitRecipe
+    from plugins.vit.model import load_classifier
+
+    data = _image_folder(tmp_path / "data")
+    recipe = load_recipe(
+        VitRecipe,
+        None,
+        {
+            "dataset": str(data),
+            "model_args": TINY,
+            "max_steps": 4,
+            "batch_size": 4,
+            "logging_steps": 1,
+            "learning_rate": 1e-3,
+            "precision": "fp32",
+        },
+    )
+    run = run_training(VitApp(), recipe, run_dir=tmp_path / "run")
+    assert (run / "run.json").is_file() and (run / "labels.txt").read_text().split() == ["0", "1"]
+    info = json.loads((run / "run.json").read_text())
+    assert info["status"] == "complete" and info["labels"] == ["0", "1"]
+    classifier = load_classifier(str(run), "cpu", "fp32")
+    assert classifier.labels == ["0", "1"] and classifier.image_size == 32
+    result = invoke(
+        "eval",
+        "vit",
+        "--model",
+        str(run),
+        "--data",
+        str(data),
+        "--split",
+        "val",
+        "--json",
+        "--output",
+        str(tmp_path / "eval"),
+    )
+    assert result.exit_code == 0, result.output
+    metrics = json_lines(result.stdout)[-1]
+    assert 0 <= metrics["accuracy"] <= 1 and metrics["samples"] == 12
+    assert set(metrics["per_class"]) == {"0", "1"} and metrics["per_class"]["0"]["support"] == 6
+    assert (tmp_path / "eval" / "confusion_matrix.png").stat().st_size > 1000
+    (data / "val" / "9").mkdir()  # a class the model does not know
+    cv2.imwrite(str(data / "val" / "9" / "x.png"), np.zeros((8, 8), np.uint8))
+    result = CliRunner().invoke(cli, ["eval", "vit", "--model", str(run), "--data", str(data / "val")])
+    assert result.exit_code != 0 and "9" in str(result.exception)
+
+
+def test_collect_writes_an_image_folder(tmp_path, apps_home):
+    result = invoke(
+        "collect",
+        "vit",
+        "--source",
+        "synthetic://",
+        "--label",
+        "cup",
+        "--data",
+        str(tmp_path / "d"),
+        "--count",
+        "8",
+        "--interval",
+        "0",
+        "--headless",
+        "--val-fraction",
+        "0.25",
+    )
+    assert result.exit_code == 0, result.output
+    train = list((tmp_path / "d" / "train" / "cup").glob("*.jpg"))
+    val = list((tmp_path / "d" / "val" / "cup").glob("*.jpg"))
+    assert len(train) == 6 and len(val) == 2
+    assert (tmp_path / "d" / "labels.txt").read_text().split() == ["cup"]
+
+
+def test_prepare_then_run_uses_the_default(apps_home):
+    """`apps prepare vit` with a tiny override (the real recipe trains for minutes), then no --model."""
+    from core.paths import default_model_dir
+
+    overrides = [
+        "max_steps=3",
+        "model_args.depth=1",
+        "model_args.embed_dim=32",
+        "model_args.num_heads=2",
+        "eval_batch_size=512",
+        "num_epochs=1",
+    ]
+    result = invoke("prepare", "vit", "--no-download", *overrides)
+    assert result.exit_code == 0, result.output
+    assert (default_model_dir("vit") / "vit_config.json").is_file()
+    assert json.loads((default_model_dir("vit") / "eval" / "metrics.json").read_text())["samples"] == 450
+    data = apps_home / "data" / "vit" / "digits-shapes"  # the default dataset prepare built
+    assert (data / "labels.txt").read_text().split() == LABELS
+    assert {p.name.split("_")[0] for p in (data / "test").rglob("*.png")} == {
+        "real"
+    }  # held-out: real handwriting
+    assert len(list((data / "test").rglob("*.png"))) == 450
+    assert len(list((data / "train" / "star").glob("render_*.png"))) == 160
+    result = invoke("run", "vit", "--source", "synthetic://", "-n", "2", "--headless", "--json")
+    assert result.exit_code == 0, result.output
+    assert json_lines(result.stdout)[-1]["model"] == str(default_model_dir("vit"))
+
+
+def test_lora_recipe_trains_and_loads_merged(tmp_path, apps_home):
+    from core.plugins import get_manager
+    from core.recipes import load_recipe
+    from core.training import run_training
+    from plugins.vit.app import VitApp, VitRecipe
+    from plugins.vit.model import load_classifier
+
+    data = _image_folder(tmp_path / "data", per_class=4)
+    path = get_manager().recipe_path("vit", "vit-tiny-digits-lora")
+    overrides = [
+        f"dataset={data}",
+        "max_steps=2",
+        "batch_size=4",
+        "model_args.embed_dim=32",
+        "model_args.depth=1",
+        "model_args.num_heads=2",
+        "logging_steps=1",
+    ]
+    run = run_training(VitApp(), load_recipe(VitRecipe, path, overrides), run_dir=tmp_path / "lora")
+    assert (run / "adapter_config.json").is_file() and (run / "base" / "vit_config.json").is_file()
+    classifier = load_classifier(str(run), "cpu", "fp32")
+    image = np.full((40, 40, 3), 255, np.uint8)
+    probs, heat = classifier.classify(classifier.preprocess(image)[None], attention=True)
+    assert probs.shape == (1, 2) and heat.shape == (1, 2, 2)
+
+
+def test_live_loop_survives_a_lost_camera(tiny_model, apps_home, tmp_path, capsys):
+    """A camera that dies: the loop keeps going, reconnects, says so, and writes frames."""
+    from core import hookimpl
+    from core.media import Capture
+    from core.plugins import get_manager
+    from plugins.vit.app import VitApp
+    from plugins.vit.runner import run_live
+
+    state = {"results": 0, "died": False}
+
+    class DyingCamera(Capture):
+        """Dies once 3 results are out; the next 2 reopen attempts fail (about 0.75 s without a picture)."""
+
+        live, description, opens = True, "dying camera", 0
+
+        def open(self):
+            self.opens += 1
+            if self.opens in (2, 3):
+                raise AppsError("unplugged")
+
+        def read(self):
+            import time
+
+            time.sleep(0.01)
+            if state["results"] >= 3 and not state["died"]:
+                state["died"] = True
+                return None
+            return np.full((60, 80, 3), 100, np.uint8)
+
+    class Plugin:
+        @staticmethod
+        @hookimpl
+        def register_sources(register):
+            register(scheme="dying", opener=lambda uri, **options: DyingCamera())
+
+        @staticmethod
+        @hookimpl
+        def on_result(result):
+            state["results"] += 1
+
+    get_manager().pm.register(Plugin, name="dying-camera")
+    summary = run_live(
+        VitApp(),
+        source="dying://0",
+        model=str(tiny_model),
+        max_frames=15,
+        headless=True,
+        output=[str(tmp_path / "frames") + "/"],
+    )
+    assert summary["frames"] == 15 and summary["reconnects"] == 1
+    assert "reconnecting" in capsys.readouterr().out
+    assert len(list((tmp_path / "frames").glob("*.jpg"))) >= 15
