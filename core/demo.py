@@ -33,23 +33,38 @@ def friendly(app_name: str, function: Callable, reset: Callable | None = None) -
     """Wrap a tab's event handler: an error becomes a message on the page, and ``reset()`` (for example
     dropping a loaded model so the next request reloads it) restores the app for the next visitor."""
     import functools
+    import inspect
 
     import gradio as gr
 
-    @functools.wraps(function)
-    def guarded(*args, **kwargs):
-        try:
-            return function(*args, **kwargs)
-        except gr.Error:
-            raise
-        except AppsError as exc:
-            raise gr.Error(str(exc)) from None
-        except Exception as exc:
-            print(f"demo: {app_name} failed: {exc}", file=sys.stderr)
-            traceback.print_exc()
-            if reset is not None:
-                reset()
-            raise gr.Error(f"{app_name} hit a problem and was restarted. Please try again.") from None
+    def recover(exc: Exception):
+        if isinstance(exc, gr.Error):
+            return exc
+        if isinstance(exc, AppsError):
+            return gr.Error(str(exc))
+        print(f"demo: {app_name} failed: {exc}", file=sys.stderr)
+        traceback.print_exc()
+        if reset is not None:
+            reset()
+        return gr.Error(f"{app_name} hit a problem and was restarted. Please try again.")
+
+    if inspect.isgeneratorfunction(function):  # streaming handlers: gradio must still see a generator
+
+        @functools.wraps(function)
+        def guarded(*args, **kwargs):
+            try:
+                yield from function(*args, **kwargs)
+            except Exception as exc:
+                raise recover(exc) from None
+
+    else:
+
+        @functools.wraps(function)
+        def guarded(*args, **kwargs):
+            try:
+                return function(*args, **kwargs)
+            except Exception as exc:
+                raise recover(exc) from None
 
     return guarded
 

@@ -232,3 +232,25 @@ def test_terminal_chat_keeps_history_resets_and_emits(lora_run):
     assert history[1]["content"] == "谢谢"
     assert [r["prompt"] for r, _ in emitted] == ["你好", "谢谢"]
     assert emitted[0][1]["source"] == "terminal" and emitted[0][0]["tokens"] > 0
+
+
+def test_vocabulary_extension_adds_chinese_tokens_initialised_from_their_bytes(tiny_base):
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from plugins.chat.model import load_tokenizer
+    from plugins.chat.vocab import extend_vocabulary
+
+    tokenizer = load_tokenizer(str(tiny_base))
+    model = AutoModelForCausalLM.from_pretrained(tiny_base)
+    byte_ids = tokenizer("好", add_special_tokens=False)["input_ids"]
+    expected = model.get_input_embeddings().weight[byte_ids].mean(0).detach().clone()
+    added = extend_vocabulary(model, tokenizer, ["你好，你好！好的。", "我很好"], limit=10)
+    assert added == 2  # 你 and 好 appear twice or more; the others once
+    assert tokenizer("你好", add_special_tokens=False)["input_ids"] == [
+        tokenizer.convert_tokens_to_ids(c) for c in "你好"
+    ]
+    assert model.get_input_embeddings().weight.shape[0] == len(tokenizer)
+    new_row = model.get_input_embeddings().weight[tokenizer.convert_tokens_to_ids("好")]
+    assert torch.allclose(new_row, expected)
+    assert tokenizer.decode(tokenizer("你好吗", add_special_tokens=False)["input_ids"]) == "你好吗"

@@ -255,6 +255,11 @@ class ChatApp(App):
         dtypes = [d.strip() for d in phi15_dtypes.split(",") if d.strip()] if phi15_random else []
         return decode_benchmark(model, phi15_dtypes=dtypes, tokens=tokens)
 
+    def demo(self):
+        from plugins.chat.demo import build_tab
+
+        build_tab(self)
+
 
 def _result(messages: list[dict], answer) -> dict:
     return {

@@ -10,17 +10,11 @@ from collections import Counter
 from plugins.chat.metrics import is_cjk
 
 
-def _is_cjk_punctuation(char: str) -> bool:
-    """，。、：；？！“”（）《》 and friends: three UTF-8 bytes each, as common as characters."""
-    code = ord(char)
-    return 0x3000 <= code <= 0x303F or 0xFF00 <= code <= 0xFFEF or 0x2018 <= code <= 0x201D
-
-
 def extend_vocabulary(model, tokenizer, texts: list[str], limit: int, min_count: int = 2) -> int:
-    """Add up to ``limit`` Chinese characters and punctuation marks seen at least ``min_count`` times; returns how many."""
+    """Add up to ``limit`` Chinese characters seen at least ``min_count`` times; returns how many."""
     import torch
 
-    counts = Counter(ch for text in texts for ch in text if is_cjk(ch) or _is_cjk_punctuation(ch))
+    counts = Counter(ch for text in texts for ch in text if is_cjk(ch))
     vocab = tokenizer.get_vocab()
     pieces = {}
     for char, count in counts.most_common():

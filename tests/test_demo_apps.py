@@ -1,0 +1,43 @@
+"""The built-in apps' demo tabs in a real headless Chromium, each against 'apps demo APP' on a free port."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from pathlib import Path
+
+from tests.browser import browser_page, demo_server, needs_chromium, screenshot
+from tests.test_chat_model import env, lora_run, tiny_base  # noqa: F401  (module fixtures: a tiny chat run)
+
+
+def _install_default(app: str, run_dir: Path) -> None:
+    """Make a run directory the app's offline default, as 'apps prepare APP' would."""
+    from core.paths import default_model_dir
+
+    target = default_model_dir(app)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(run_dir, target)
+
+
+@needs_chromium
+def test_chat_tab_streams_an_answer(lora_run):  # noqa: F811
+    _install_default("chat", lora_run)
+    with demo_server("chat", env={"APPS_HOME": os.environ["APPS_HOME"]}) as (url, _), browser_page() as page:
+        page.goto(url)
+        page.locator("#chat-input textarea").fill("你好")
+        page.locator("#chat-send").click()
+        history = page.locator("#chat-history")
+        history.get_by_text("你好").first.wait_for()
+        seen, deadline = set(), time.monotonic() + 120
+        while time.monotonic() < deadline:
+            bubbles = history.locator(".message").all_inner_texts()
+            if len(bubbles) >= 2 and bubbles[-1].strip():
+                seen.add(bubbles[-1].strip())
+                if not page.locator("#chat-send").is_disabled() and len(seen) >= 1:
+                    time.sleep(1)
+                    if history.locator(".message").all_inner_texts()[-1].strip() in seen:
+                        break
+            time.sleep(0.2)
+        assert seen, "no answer appeared"
+        screenshot(page, "demo-chat")
