@@ -33,8 +33,12 @@ system-deps:
 		     "Install with: sudo apt-get install $$missing"; \
 	fi
 
+# The main job: live ViT classification. 'apps prepare vit' builds the offline default model once (a few
+# minutes on 2 cores, then instant); 'apps run vit' reads camera 0 when /dev/video0 exists, else a generated
+# clip, and runs headless without a display. RUN_ARGS passes more, e.g. RUN_ARGS="--output http://0.0.0.0:8090".
 run: $(VENV)/.installed
-	$(BIN)/apps list
+	$(BIN)/apps prepare vit
+	$(BIN)/apps run vit $(RUN_ARGS)
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check $(SOURCES)

@@ -36,6 +36,7 @@ class App:
         recipe_class: the dataclass (a subclass of ``core.recipes.Recipe``) that validates this app's
             training recipes; ``None`` when the app cannot be trained.
         default_model: what ``--model`` means when not given (hub id, timm name, run directory ...).
+        default_recipe: the recipe ``apps train NAME`` uses when ``--recipe`` is not given.
 
     Set by the registry: ``plugin`` (the name of the plugin that registered the app).
     """
@@ -44,6 +45,7 @@ class App:
     description: ClassVar[str] = ""
     recipe_class: ClassVar[type | None] = None
     default_model: ClassVar[str | None] = None
+    default_recipe: ClassVar[str | None] = None
     plugin: ClassVar[str] = ""
 
     # ---- command line -------------------------------------------------------------------------

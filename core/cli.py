@@ -62,10 +62,17 @@ def _verb_params(verb: str) -> list[click.Parameter]:
 class AppVerb(click.Group):
     """``apps VERB APP``: one sub-command per registered app, built when asked for."""
 
+    # Verbs that also take "all": the command comes from core.<verb>.all_command().
+    ALL = ("bench", "prepare")
+
     def list_commands(self, ctx) -> list[str]:
-        return sorted(get_manager().apps())
+        return sorted(get_manager().apps()) + (["all"] if self.name in self.ALL else [])
 
     def get_command(self, ctx, name: str) -> click.Command | None:
+        if name == "all" and self.name in self.ALL:
+            from importlib import import_module
+
+            return import_module(f"core.{self.name}").all_command()
         apps = get_manager().apps()
         if name not in apps:
             return None

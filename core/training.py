@@ -917,7 +917,22 @@ def resolve_recipe(app, recipe: str | None, overrides=(), output: str | None = N
         )
     path = manager.recipe_path(app.name, recipe)
     name = recipe if recipe in manager.recipes(app.name) else Path(recipe).stem
-    return load_recipe(app.recipe_class, path, list(overrides)), name
+    return load_recipe(app.recipe_class, path, profile_overrides(app) + list(overrides)), name
+
+
+def profile_overrides(app) -> list[str]:
+    """The device profile's settings for this app as ``key=value`` (only keys its recipe has), applied
+    after the recipe file and before the command line's overrides."""
+    import dataclasses
+
+    from core.profiles import get_profile
+
+    profile = get_profile()
+    fields = {f.name for f in dataclasses.fields(app.recipe_class)}
+    chosen = {key: value for key, value in profile.recipe_overrides(app.name).items() if key in fields}
+    if chosen:
+        print(f"device profile {profile.name}: " + ", ".join(f"{k}={v}" for k, v in chosen.items()), file=sys.stderr)
+    return [f"{key}={json.dumps(value)}" for key, value in chosen.items()]
 
 
 def train_from_cli(

@@ -41,3 +41,31 @@ def test_chat_tab_streams_an_answer(lora_run):  # noqa: F811
             time.sleep(0.2)
         assert seen, "no answer appeared"
         screenshot(page, "demo-chat")
+
+
+@needs_chromium
+def test_vit_tab_labels_an_uploaded_image(tmp_path):
+    import cv2
+    import numpy as np
+    import torch
+
+    from plugins.vit.model import TimmClassifier
+    from tests.test_vit import LABELS, TINY
+
+    torch.manual_seed(0)
+    model = tmp_path / "tiny-vit"
+    TimmClassifier("vit_tiny_patch16_224", LABELS, TINY).save_pretrained(model)
+    _install_default("vit", model)
+    image = np.full((240, 240, 3), 255, np.uint8)
+    cv2.putText(image, "7", (60, 200), cv2.FONT_HERSHEY_SIMPLEX, 7, (0, 0, 0), 18)
+    cv2.imwrite(str(tmp_path / "seven.png"), image)
+    with demo_server("vit", env={"APPS_HOME": os.environ["APPS_HOME"]}) as (url, _), browser_page() as page:
+        page.goto(url)
+        page.get_by_role("tab", name="upload").click()
+        page.locator("#vit-upload input[type=file]").set_input_files(str(tmp_path / "seven.png"))
+        labels = page.locator("#vit-labels")
+        labels.get_by_text("%").first.wait_for()
+        text = labels.inner_text()
+        assert any(label in text.split() for label in LABELS), text
+        page.locator("#vit-result img").wait_for()
+        screenshot(page, "demo-vit")

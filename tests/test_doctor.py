@@ -83,3 +83,18 @@ def test_gpu_check_skips_cleanly_without_a_gpu():
         assert result.stdout.startswith("skipped: no CUDA GPU")
     else:
         assert "0 failed" in result.stdout
+
+
+def test_profile_settings_sit_between_the_recipe_file_and_the_command_line(monkeypatch, capsys):
+    from core.training import resolve_recipe
+    from plugins.chat.app import ChatApp
+
+    monkeypatch.setenv("APPS_PROFILE", "orin-nano-8gb")
+    recipe, name = resolve_recipe(ChatApp(), "tiny-zh-lora", ["batch_size=3"])
+    assert name == "tiny-zh-lora"
+    assert recipe.cutoff_len == 512 and recipe.gradient_checkpointing is True and recipe.precision == "fp16"
+    assert recipe.batch_size == 3  # the command line wins over the profile
+    assert "device profile orin-nano-8gb" in capsys.readouterr().err
+    monkeypatch.setenv("APPS_PROFILE", "cpu")
+    plain = resolve_recipe(ChatApp(), "tiny-zh-lora", [])[0]
+    assert plain.gradient_checkpointing is False and plain.precision != "fp16"

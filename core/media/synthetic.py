@@ -46,6 +46,8 @@ class SyntheticCapture(Capture):
         self._background = None
 
     def open(self) -> None:
+        import cv2
+
         self.count = 0
         self._next_time = time.monotonic()
         rng = np.random.default_rng(self.seed)
@@ -54,6 +56,9 @@ class SyntheticCapture(Capture):
         paper = light[:, :, None] * np.array([0.97, 1.0, 1.0], np.float32)  # a warm white sheet
         paper += rng.normal(0, 3, paper.shape)
         self._background = np.clip(paper, 0, 255).astype(np.uint8)
+        self._noise = [
+            cv2.merge([rng.integers(-6, 7, (self.height, self.width), dtype=np.int16)] * 3) for _ in range(4)
+        ]
 
     def read(self) -> np.ndarray | None:
         import cv2
@@ -85,8 +90,8 @@ class SyntheticCapture(Capture):
             _draw_text(image, item, centre, size, ink, rng)
         else:
             _draw_shape(image, item, centre, size, ink, rng, angle=t * 0.2)
-        noise = np.random.default_rng(n).integers(-6, 7, size=image.shape[:2], dtype=np.int16)[:, :, None]
-        image = np.clip(image.astype(np.int16) + noise, 0, 255).astype(np.uint8)
+        # sensor noise: a few precomputed fields in turn (generating one per frame costs more than the rest)
+        cv2.add(image, self._noise[n % len(self._noise)], dst=image, dtype=cv2.CV_8U)
         cv2.putText(
             image,
             f"synthetic {n}",

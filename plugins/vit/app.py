@@ -245,3 +245,8 @@ class VitApp(App):
         from plugins.vit.bench import benchmark
 
         return benchmark(**options)
+
+    def demo(self) -> None:
+        from plugins.vit.demo import build_tab
+
+        build_tab(self)

@@ -6,11 +6,11 @@ bf16, on the same 640x480 video frames:
 
 - ``model_fps``: the model alone at batch 1 on preprocessed frames;
 - ``end_to_end_fps``: ``apps run vit`` machinery: video file source -> preprocess (capture thread) ->
-  model -> overlay -> annotated video file (sink thread);  ``overhead_ratio`` = end_to_end / model;
+  model -> overlay -> annotated video file (sink thread); row "end-to-end vs model alone";
 - ``peer_fps``: a loop over the same frames calling a transformers image-classification pipeline on a
-  ViTForImageClassification of the same layout;  ``speedup_vs_peer`` = end_to_end / peer;
-- ``achieved_gflops`` (model FLOPs per frame x model_fps) and ``peak_fraction`` against the measured
-  matrix-multiply peak of this machine in that precision.
+  ViTForImageClassification of the same layout; row "vs transformers pipeline loop";
+- model FLOPs per frame x model FPS against the measured matrix-multiply peak of this machine in that
+  precision (row "model FLOP/s vs matmul peak"). Rows use core.bench's keys (value, peer_value, ratio).
 """
 
 from __future__ import annotations
