@@ -80,10 +80,10 @@ def progress_text(job: TrainingJob | None) -> str:
     if not rows:
         return f"{job.app}: {state}, waiting for the first log line ... ({job.run_dir})"
     last = rows[-1]
-    step, total = last.get("step", "?"), last.get("max_steps", "?")
+    step = f"{last.get('step', '?')}" + (f"/{last['max_steps']}" if last.get("max_steps") else "")
     remaining = last.get("remaining")
     eta = f", about {remaining:.0f} s left" if isinstance(remaining, (int, float)) and job.running else ""
-    return f"{job.app}: {state}; step {step}/{total}, loss {last['loss']:.4f}{eta} ({job.run_dir})"
+    return f"{job.app}: {state}; step {step}, loss {last['loss']:.4f}{eta} ({job.run_dir})"
 
 
 def training_tab() -> None:
@@ -130,14 +130,15 @@ def training_tab() -> None:
     gr.Markdown("Choose an app and a recipe, change settings as `key=value` lines, start. "
                 "The page runs the same `apps train` command you would type.")
     with gr.Row():
-        app = gr.Dropdown(trainable, value=trainable[0], label="app")
-        recipe = gr.Dropdown(sorted(manager.recipes(trainable[0])), label="recipe")
-    overrides = gr.Textbox(label="settings (key=value, one per line)", lines=3, placeholder="max_steps=50\nlearning_rate=1e-4")
+        app = gr.Dropdown(trainable, value=trainable[0], label="app", elem_id="train-app")
+        recipe = gr.Dropdown(sorted(manager.recipes(trainable[0])), label="recipe", elem_id="train-recipe")
+    overrides = gr.Textbox(label="settings (key=value, one per line)", lines=3, elem_id="train-settings",
+                           placeholder="max_steps=50\nlearning_rate=1e-4")
     with gr.Row():
-        start_button = gr.Button("Start training", variant="primary")
-        stop_button = gr.Button("Stop")
-    status = gr.Textbox(label="progress", interactive=False)
-    plot = gr.LinePlot(x="step", y="loss", label="training loss", height=300)
+        start_button = gr.Button("Start training", variant="primary", elem_id="train-start")
+        stop_button = gr.Button("Stop", elem_id="train-stop")
+    status = gr.Textbox(label="progress", interactive=False, elem_id="train-status")
+    plot = gr.LinePlot(x="step", y="loss", label="training loss", height=300, elem_id="train-loss")
     app.change(recipes_of, app, recipe)
     start_button.click(start, [app, recipe, overrides], status)
     stop_button.click(stop, None, status)
