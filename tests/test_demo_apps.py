@@ -9,6 +9,7 @@ from pathlib import Path
 
 from tests.browser import browser_page, demo_server, needs_chromium, screenshot
 from tests.test_chat_model import env, lora_run, tiny_base  # noqa: F401  (module fixtures: a tiny chat run)
+from tests.test_timeseries import tiny_run  # noqa: F401  (module fixture: a tiny PatchTST run)
 
 
 def _install_default(app: str, run_dir: Path) -> None:
@@ -69,3 +70,18 @@ def test_vit_tab_labels_an_uploaded_image(tmp_path):
         assert any(label in text.split() for label in LABELS), text
         page.locator("#vit-result img").wait_for()
         screenshot(page, "demo-vit")
+
+
+@needs_chromium
+def test_timeseries_tab_plots_a_forecast(tiny_run):  # noqa: F811
+    _install_default("timeseries", tiny_run)
+    with demo_server("timeseries", env={"APPS_HOME": os.environ["APPS_HOME"]}) as (url, _), browser_page() as page:
+        page.goto(url)
+        page.locator("#ts-dataset input").click()
+        page.get_by_role("option", name="elnino", exact=True).click()
+        page.locator("#ts-run").click()
+        page.locator("#ts-plot img").wait_for()
+        table = page.locator("#ts-table")
+        table.get_by_text("ETS").first.wait_for()
+        assert page.locator("#ts-plot img").evaluate("img => img.naturalWidth") > 500
+        screenshot(page, "demo-timeseries")

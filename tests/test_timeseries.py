@@ -222,6 +222,7 @@ def test_cli_errors_short_series_and_unknown_dataset(tiny_run, tmp_path):
     assert "unknown dataset 'nope'" in str(result.exception) and "co2" in str(result.exception)
 
 
+@pytest.mark.timeout(120)  # a follow loop that misses the append would wait forever
 def test_cli_follow_reforecasts_when_rows_are_appended(tiny_run, tmp_path):
     import threading
     import time

@@ -128,3 +128,8 @@ class TimeseriesApp(App):
         from plugins.timeseries.training import training_parts
 
         return training_parts(self, recipe)
+
+    def demo(self) -> None:
+        from plugins.timeseries.demo import build_tab
+
+        build_tab(self)

@@ -73,7 +73,7 @@ def default_season(freq: str) -> int:
     import pandas as pd
 
     offset = pd.tseries.frequencies.to_offset(freq)
-    name = offset.name.split("-")[0].upper()
+    name = offset.rule_code.split("-")[0].upper()
     if name in ("MS", "ME", "M"):
         return 12
     if name in ("QS", "QE", "Q"):
@@ -155,9 +155,17 @@ def run(
         raise AppsError("--follow watches a CSV file", hint="use it with --csv FILE")
     forecaster = load_forecaster(model, device)
     updates = 0
-    signature = None
     while True:
-        table, spec = load_input(csv, dataset, freq, ds_col, y_col, id_col)
+        # The signature is taken before reading, so rows appended while we forecast trigger the next round.
+        signature = _file_signature(csv) if follow else None
+        try:
+            table, spec = load_input(csv, dataset, freq, ds_col, y_col, id_col)
+        except AppsError as exc:
+            if not follow or updates == 0:
+                raise
+            tsdata.warn(f"{exc} (waiting for the next change)")  # e.g. a row caught half-written
+            _wait_for_change(csv, signature, poll)
+            continue
         h = horizon or (spec.horizon if spec else DEFAULT_HORIZON)
         season = spec.season if spec else default_season(table.attrs["freq"])
         results = forecast_table(forecaster, table, h, level, season)
@@ -172,10 +180,13 @@ def run(
         updates += 1
         if not follow or (max_updates is not None and updates >= max_updates):
             return results
-        signature = _file_signature(csv)
         print(f"following {csv}: re-forecasting when rows are appended (Ctrl-C stops)", file=sys.stderr)
-        while _file_signature(csv) == signature:
-            time.sleep(poll)
+        _wait_for_change(csv, signature, poll)
+
+
+def _wait_for_change(path, signature, poll: float) -> None:
+    while _file_signature(path) == signature:
+        time.sleep(poll)
 
 
 def _file_signature(path) -> tuple:
