@@ -43,6 +43,9 @@ def main() -> None:
     parser.add_argument("--skip-train", action="store_true", help="evaluate existing runs only")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
+    import torch
+
+    torch.set_num_threads(1)  # tiny policies: one thread is fastest, as in 'apps eval control'
     rows = []
     for env_id in args.env or list(DEFAULT_RECIPES):
         name = DEFAULT_RECIPES[env_id]

@@ -85,3 +85,20 @@ def test_timeseries_tab_plots_a_forecast(tiny_run):  # noqa: F811
         table.get_by_text("ETS").first.wait_for()
         assert page.locator("#ts-plot img").evaluate("img => img.naturalWidth") > 500
         screenshot(page, "demo-timeseries")
+
+
+def test_control_tab_runs_an_expert_episode_to_an_animation():
+    from PIL import Image
+
+    from core.errors import AppsError
+    from plugins.control.app import ControlApp
+    from plugins.control.demo import run_episode
+
+    gif, result = run_episode(ControlApp(), "Maze-v0", "expert", 2_000_000, 100)
+    assert result["success"] is True and result["path_ratio"] == 1.0
+    with Image.open(gif) as animation:
+        assert animation.n_frames == result["length"] + 1
+    import pytest
+
+    with pytest.raises(AppsError, match="apps prepare control"):
+        run_episode(ControlApp(), "CartPole-v1", "trained policy", 0, 50)

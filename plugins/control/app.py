@@ -100,7 +100,7 @@ class ControlApp(App):
                     show_default=True,
                     help="Reset seed of the first episode; the default is far from training seeds.",
                 ),
-                click.Option(["--no-expert"], "skip_expert", is_flag=True, help="Skip the expert's figures."),
+                click.Option(["--no-expert", "skip_expert"], is_flag=True, help="Skip the expert's figures."),
                 options.device(),
                 options.json_output(),
             ]
@@ -318,6 +318,11 @@ class ControlApp(App):
             steer_stdin=steer_stdin,
             as_json=as_json,
         )
+
+    def demo(self) -> None:
+        from plugins.control.demo import build_tab
+
+        build_tab(self)
 
 
 def _eval_table(report: dict) -> str:

@@ -20,12 +20,18 @@ def check_compatible(control: dict, env_id: str, env, where: str) -> None:
         and act.get("shape") == trained_act.get("shape")
     )
     if not (same_obs and same_act):
+        if control["env"] == env_id:  # same id, other spaces: the environment changed since training
+            hint = f"the environment changed since training: train the policy again ('apps train control --recipe ... env={env_id}')"
+        else:
+            hint = (
+                f"use --env {control['env']}, or train a policy for {env_id} "
+                f"('apps train control --recipe ... env={env_id}')"
+            )
         raise AppsError(
             f"the policy in {where} was trained for {control['env']} (observation {space_text(trained_obs)}, "
             f"action {space_text(trained_act)}), but {env_id} has observation {space_text(obs)} and action "
             f"{space_text(act)}",
-            hint=f"use --env {control['env']}, or train a policy for {env_id} "
-            f"('apps train control --recipe ... env={env_id}')",
+            hint=hint,
         )
 
 
