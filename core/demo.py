@@ -114,9 +114,8 @@ def build(names: list[str] | None = None, kiosk: bool = False, training: bool = 
 
 def launch(names=None, host="127.0.0.1", port=7860, auth=None, kiosk=False, open_browser=False):
     """Build and serve the page until interrupted."""
-    _quiet_gradio()
-    import gradio as gr
-
+    if kiosk and len(names or []) != 1:  # checked before importing gradio: bad input fails at once
+        raise AppsError("--kiosk shows exactly one app", hint="name it, for example: apps demo vit --kiosk")
     if host not in ("127.0.0.1", "localhost", "::1") and not auth:
         print(f"warning: serving on {host} without --auth: anyone on the network can use this page.", file=sys.stderr)
     credentials = None
@@ -125,6 +124,9 @@ def launch(names=None, host="127.0.0.1", port=7860, auth=None, kiosk=False, open
         if not user or not password:
             raise AppsError("--auth takes USER:PASSWORD")
         credentials = (user, password)
+    _quiet_gradio()
+    import gradio as gr
+
     page = build(names, kiosk=kiosk)
     # System fonts only: the default theme would fetch Google Fonts, which a booth offline cannot reach.
     theme = gr.themes.Default(font=["system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])
