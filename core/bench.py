@@ -207,6 +207,7 @@ def bench_all(
     results = {
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "machine": machine(),
+        "limits": limits(),
         "apps": {},
     }
     for name in (bar := tqdm(names, desc="benchmarks", unit="app")):
@@ -221,7 +222,7 @@ def bench_all(
             )
             entry = {"seconds": round(time.time() - start, 1)}
             if done.returncode == 0:
-                entry["rows"] = normalise(_last_json(done.stdout))
+                entry["rows"] = project_rows(normalise(_last_json(done.stdout)))
             else:
                 entry["error"] = (done.stderr.strip().splitlines() or ["failed"])[-1]
         except subprocess.TimeoutExpired:
@@ -246,8 +247,50 @@ def _last_json(text: str):
     raise AppsError("the benchmark printed no JSON rows")
 
 
+def project_rows(rows: list[dict]) -> list[dict]:
+    """For rows that say what one item costs (``gflops_per_item``: compute-bound work such as a ViT frame;
+    ``gbytes_per_item``: bandwidth-bound work such as a decoded token) and give items/s as ``value``: the
+    fraction of this machine's measured limit reached, and items/s on each Orin board at that fraction."""
+    from core.roofline import bandwidth_fraction, compute_fraction, project
+
+    out = []
+    for row in rows:
+        gflops, gbytes, value = row.get("gflops_per_item"), row.get("gbytes_per_item"), row.get("value")
+        if _number(value) and (gflops or gbytes):
+            fraction = (compute_fraction(value, gflops, row.get("precision", "fp32")) if gflops
+                        else bandwidth_fraction(value, gbytes))
+            row = {**row, "limit_fraction": round(fraction, 3),
+                   **{f"{board} (proj.)": round(v, 1) for board, v in project(gflops, gbytes, fraction).items()}}
+        out.append(row)
+    return out
+
+
+def limits() -> dict:
+    """This machine's own limits, measured in the same run as the apps."""
+    from core.roofline import matmul_peak_gflops, memory_bandwidth_gbs
+
+    return {"matmul_fp32_gflops": round(matmul_peak_gflops("fp32"), 1),
+            "matmul_bf16_gflops": round(matmul_peak_gflops("bf16", size=1024), 1),
+            "memory_bandwidth_gbs": round(memory_bandwidth_gbs(), 1)}
+
+
+PROJECTION_NOTE = """
+### How the Jetson columns are projected
+
+`limit_fraction` is the share of this machine's own limit that a figure reaches: model FLOPs x items/s
+against the measured matrix-multiply peak for compute-bound work (ViT frames), weight bytes read per token x
+tokens/s against the measured memory bandwidth for decoding. The `(proj.)` columns apply the same fraction
+to each Orin board's published limit: dense FP16 tensor throughput (Orin Nano 8GB 10, Orin NX 16GB 15,
+AGX Orin 64GB 42.5 TFLOPS) and LPDDR5 bandwidth (68, 102.4, 204.8 GB/s). They are first-principles
+estimates, not measurements on a board.
+"""
+
+
 def results_markdown(results: dict) -> str:
     parts = [f"# Benchmarks\n\nMeasured {results['created']} on {json.dumps(results['machine'])}.\n"]
+    if results.get("limits"):
+        parts.append("Limits measured in the same run: " + ", ".join(f"{k} {v}" for k, v in results["limits"].items())
+                     + ".\n" + PROJECTION_NOTE)
     for name, entry in results["apps"].items():
         parts.append(f"## {name}\n")
         if entry.get("error"):

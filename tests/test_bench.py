@@ -79,3 +79,20 @@ def test_bench_all_writes_results_files(tmp_path, monkeypatch):
     saved = json.loads((out / "results.json").read_text())
     assert saved["apps"]["tiny"]["rows"][0]["metric"] == "latency", saved["apps"]["tiny"]
     assert results["machine"]["python"] and "## tiny" in (out / "results.md").read_text()
+
+
+def test_rows_with_item_costs_get_limit_fractions_and_jetson_projections(monkeypatch):
+    from core import roofline
+    from core.bench import project_rows
+
+    monkeypatch.setattr(roofline, "matmul_peak_gflops", lambda dtype="fp32", **_: 100.0)
+    monkeypatch.setattr(roofline, "memory_bandwidth_gbs", lambda **_: 10.0)
+    vit, decode, plain = project_rows([
+        {"name": "vit", "value": 20.0, "gflops_per_item": 2.5},  # 50 GFLOP/s of 100
+        {"name": "decode", "value": 4.0, "gbytes_per_item": 0.5},  # 2 GB/s of 10
+        {"name": "latency", "value": 3.0},
+    ])
+    assert vit["limit_fraction"] == 0.5 and decode["limit_fraction"] == 0.2
+    assert vit["agx-orin-64gb (proj.)"] == round(42.5e3 / 2.5 * 0.5, 1)
+    assert decode["orin-nano-8gb (proj.)"] == round(68 / 0.5 * 0.2, 1)
+    assert "limit_fraction" not in plain

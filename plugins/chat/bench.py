@@ -60,7 +60,12 @@ def _measure(chat, tokens: int, repeat: int = 2) -> tuple[dict, dict]:
     )
 
 
-def _rows(label: str, bare: dict, stream: dict) -> list[dict]:
+def weight_gbytes(model) -> float:
+    """Bytes of weights a decode step reads (every parameter once per generated token), in GB."""
+    return sum(p.numel() * p.element_size() for p in model.parameters()) / 1e9
+
+
+def _rows(label: str, gbytes: float, bare: dict, stream: dict) -> list[dict]:
     return [
         {
             "name": f"decode, {label}",
@@ -71,6 +76,7 @@ def _rows(label: str, bare: dict, stream: dict) -> list[dict]:
             "peer_value": round(bare["tps"], 2),
             "better": "higher",
             "goal": ">= 0.9x",
+            "gbytes_per_item": round(gbytes, 4),  # decoding is bandwidth-bound: the harness projects it
         },
         {
             "name": f"time to first token, {label}",
@@ -92,7 +98,7 @@ def decode_benchmark(model=None, phi15_dtypes: list[str] | None = None, tokens: 
     if hasattr(chat.model, "merge_and_unload"):
         chat.model = chat.model.merge_and_unload()  # what 'apps export --merge' serves
     print(f"decode benchmark on {chat.source}", file=sys.stderr)
-    rows += _rows(f"{chat.source.rsplit('/', 1)[-1]} fp32", *_measure(chat, tokens))
+    rows += _rows(f"{chat.source.rsplit('/', 1)[-1]} fp32", weight_gbytes(chat.model), *_measure(chat, tokens))
     if phi15_dtypes:
         rows += phi15_rows(chat.tokenizer, tokens, phi15_dtypes)
     return rows
@@ -117,6 +123,6 @@ def phi15_rows(tokenizer, tokens: int, dtypes: list[str]) -> list[dict]:
             model.lm_head.bias[len(tokenizer) :] = -1e4
         chat = ChatModel(model, tokenizer, get_template("default"), "phi-1.5 random")
         print(f"decode benchmark on the Phi-1.5 architecture, random weights, {label}", file=sys.stderr)
-        rows += _rows(f"phi-1.5 arch random {label}", *_measure(chat, tokens, repeat=1))
+        rows += _rows(f"phi-1.5 arch random {label}", weight_gbytes(model), *_measure(chat, tokens, repeat=1))
         del model, chat
     return rows

@@ -54,21 +54,6 @@ def read_frames(path: Path) -> list[np.ndarray]:
         return [frame.image for frame in source]
 
 
-def matmul_peak_gflops(dtype_name: str = "fp32", size: int = 1024, seconds: float = 1.0) -> float:
-    """Measured peak of a square matrix multiply on this device (best of repeated runs), in GFLOP/s."""
-    import torch
-
-    dtype = {"fp32": torch.float32, "bf16": torch.bfloat16}[dtype_name]
-    a, b = torch.randn(size, size, dtype=dtype), torch.randn(size, size, dtype=dtype)
-    torch.mm(a, b)
-    best, deadline = 0.0, time.perf_counter() + seconds
-    while time.perf_counter() < deadline:
-        start = time.perf_counter()
-        torch.mm(a, b)
-        best = max(best, 2 * size**3 / (time.perf_counter() - start))
-    return best / 1e9
-
-
 def model_gflops(module, image_size: int) -> float:
     import torch
     from torch.utils.flop_counter import FlopCounterMode
@@ -118,6 +103,7 @@ def benchmark(
     import torch
 
     from core.device import cpu_has_bf16
+    from core.roofline import matmul_peak_gflops
     from plugins.vit.app import VitApp
     from plugins.vit.model import load_classifier
     from plugins.vit.runner import run_live
@@ -171,6 +157,8 @@ def benchmark(
                         "peer": "model alone, batch 1",
                         "peer_value": round(model_fps, 2),
                         "better": "higher",
+                        "gflops_per_item": round(gflops, 3),  # compute-bound: the harness projects it
+                        "precision": precision,
                         **common,
                     }
                 )
