@@ -65,7 +65,6 @@ def test_apps_bench_app_prints_table_and_json(tmp_path, monkeypatch):
     as_json = CliRunner().invoke(cli, ["bench", "tiny", "--json"])
     rows = json.loads(as_json.output)
     assert rows[0]["ratio"] == pytest.approx(rows[0]["value"] / rows[0]["peer_value"], rel=1e-2)
-    assert rows[0]["ratio"] > 1  # a training step costs more than a no-grad forward
 
 
 def test_bench_all_writes_results_files(tmp_path, monkeypatch):
