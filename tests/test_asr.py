@@ -66,8 +66,10 @@ def test_manifest_with_missing_file_reports_file_and_line(tmp_path, capsys):
     sf.write(tmp_path / "a.wav", np.zeros(1600, np.float32), 16000)
     manifest = tmp_path / "m.jsonl"
     manifest.write_text(
-        json.dumps({"audio_filepath": "a.wav", "text": "go", "duration": 0.1}) + "\n"
-        + json.dumps({"audio_filepath": "gone.wav", "text": "stop", "duration": 1.0}) + "\n"
+        json.dumps({"audio_filepath": "a.wav", "text": "go", "duration": 0.1})
+        + "\n"
+        + json.dumps({"audio_filepath": "gone.wav", "text": "stop", "duration": 1.0})
+        + "\n"
         + "{not json\n"
     )
     rows, skipped = read_manifest(manifest)
@@ -85,7 +87,9 @@ def test_librispeech_layout(tmp_path):
     chapter = tmp_path / "test-clean" / "61" / "70968"
     chapter.mkdir(parents=True)
     sf.write(chapter / "61-70968-0000.flac", np.zeros(1600, np.float32), 16000)
-    (chapter / "61-70968.trans.txt").write_text("61-70968-0000 HE BEGAN A CONFUSED COMPLAINT\n61-70968-0001 MISSING\n")
+    (chapter / "61-70968.trans.txt").write_text(
+        "61-70968-0000 HE BEGAN A CONFUSED COMPLAINT\n61-70968-0001 MISSING\n"
+    )
     rows, skipped = read_librispeech(tmp_path)
     assert len(rows) == 1 and rows[0].text.startswith("HE BEGAN") and rows[0].voice == "61"
     assert skipped[0].where.endswith("61-70968.trans.txt:2")
@@ -96,7 +100,10 @@ def test_characters_outside_the_vocabulary_are_reported(capsys):
     from plugins.asr_tts.asr_train import filter_vocabulary
     from plugins.asr_tts.data import Utterance
 
-    rows = [Utterance("a.wav", "Turn LEFT!", where="m.jsonl:1"), Utterance("b.wav", "café 42", where="m.jsonl:2")]
+    rows = [
+        Utterance("a.wav", "Turn LEFT!", where="m.jsonl:1"),
+        Utterance("b.wav", "café 42", where="m.jsonl:2"),
+    ]
     kept = filter_vocabulary(rows, CharVocab(), "drop", "training")
     assert [r.where for r in kept] == ["m.jsonl:1"]
     err = capsys.readouterr().err
@@ -110,7 +117,16 @@ def test_greedy_ctc_and_error_rates():
     from plugins.asr_tts.asr_model import CharVocab, error_rates, greedy_ids
 
     vocab = CharVocab()
-    frames = [0, vocab.index["g"], vocab.index["g"], 0, vocab.index["o"], vocab.index["o"], 0, vocab.index["o"]]
+    frames = [
+        0,
+        vocab.index["g"],
+        vocab.index["g"],
+        0,
+        vocab.index["o"],
+        vocab.index["o"],
+        0,
+        vocab.index["o"],
+    ]
     assert vocab.decode_ids(greedy_ids(frames, 0)) == "goo"
     rates = error_rates(["turn left", "stop"], ["turn right", "stop"])
     assert rates["wer"] == pytest.approx(1 / 3)
@@ -132,13 +148,31 @@ def tiny_run(tmp_path_factory):
     saved = {k: os.environ.get(k) for k in ("APPS_HOME", "HF_HUB_OFFLINE")}
     os.environ.update(APPS_HOME=str(root / "home"), HF_HUB_OFFLINE="1")
     try:
-        recipe = load_recipe(AsrRecipe, None, {
-            "corpus_train_size": 12, "corpus_test_size": 4, "hidden_size": 32, "num_layers": 1, "num_heads": 2,
-            "subsampling_channels": 8, "batch_size": 4, "max_steps": 3, "logging_steps": 1, "eval_steps": 3,
-            "save_steps": 100, "learning_rate": 1e-3, "precision": "fp32",
-        })
+        recipe = load_recipe(
+            AsrRecipe,
+            None,
+            {
+                "corpus_train_size": 12,
+                "corpus_test_size": 4,
+                "hidden_size": 32,
+                "num_layers": 1,
+                "num_heads": 2,
+                "subsampling_channels": 8,
+                "batch_size": 4,
+                "max_steps": 3,
+                "logging_steps": 1,
+                "eval_steps": 3,
+                "save_steps": 100,
+                "learning_rate": 1e-3,
+                "precision": "fp32",
+            },
+        )
         run_dir = run_training(AsrApp(), recipe, run_dir=root / "run", recipe_name="tiny")
-        yield {"run": run_dir, "home": root / "home", "corpus": root / "home" / "data" / "asr" / "espeak-commands"}
+        yield {
+            "run": run_dir,
+            "home": root / "home",
+            "corpus": root / "home" / "data" / "asr" / "espeak-commands",
+        }
     finally:
         for key, value in saved.items():
             if value is None:
@@ -190,7 +224,9 @@ def test_cli_run_asr_json_and_silence(tiny_run, tmp_path, monkeypatch):
     silent = tmp_path / "silent.wav"
     sf.write(silent, np.zeros(16000, np.float32), 16000)
     speech = tiny_run["corpus"] / "audio" / "test-00001.wav"
-    result = CliRunner().invoke(cli, ["run", "asr", str(speech), str(silent), "--json", "--model", str(tiny_run["run"])])
+    result = CliRunner().invoke(
+        cli, ["run", "asr", str(speech), str(silent), "--json", "--model", str(tiny_run["run"])]
+    )
     assert result.exit_code == 0, result.output
     lines = [json.loads(line) for line in result.output.splitlines() if line.startswith("{")]
     assert lines[0]["file"] == str(speech) and lines[0]["speech"] is True and "rtf" in lines[0]

@@ -74,17 +74,32 @@ def test_tiny_tacotron2_trains_through_the_engine_and_speaks(tmp_path, speech_ho
     from plugins.asr_tts.recipe import TacotronRecipe
     from plugins.asr_tts.tacotron import load_tacotron
 
-    recipe = load_recipe(TacotronRecipe, None, {
-        "corpus_size": 6, "encoder_embedding_dim": 16, "decoder_rnn_dim": 32, "attention_rnn_dim": 32,
-        "prenet_dim": 16, "postnet_embedding_dim": 16, "decoder_max_step": 30, "batch_size": 3, "max_steps": 2,
-        "logging_steps": 1, "save_steps": 100, "precision": "fp32",
-    })
+    recipe = load_recipe(
+        TacotronRecipe,
+        None,
+        {
+            "corpus_size": 6,
+            "encoder_embedding_dim": 16,
+            "decoder_rnn_dim": 32,
+            "attention_rnn_dim": 32,
+            "prenet_dim": 16,
+            "postnet_embedding_dim": 16,
+            "decoder_max_step": 30,
+            "batch_size": 3,
+            "max_steps": 2,
+            "logging_steps": 1,
+            "save_steps": 100,
+            "precision": "fp32",
+        },
+    )
     run = run_training(TtsApp(), recipe, run_dir=tmp_path / "taco", recipe_name="tiny")
     assert load_run(run)["status"] == "complete" and (run / "tts_config.json").is_file()
     audio, rate = load_tacotron(run, "cpu").synthesize("turn left")
     assert rate == 16000 and audio.dtype == np.float32 and 0 < len(audio) <= 31 * 256 + 1024
     out = tmp_path / "t.wav"
-    result = CliRunner().invoke(cli, ["run", "tts", "stop", "--engine", "tacotron2", "--model", str(run), "-o", str(out)])
+    result = CliRunner().invoke(
+        cli, ["run", "tts", "stop", "--engine", "tacotron2", "--model", str(run), "-o", str(out)]
+    )
     assert result.exit_code == 0, result.output
     assert sf.info(out).samplerate == 16000
 
@@ -96,15 +111,30 @@ def test_assistant_chains_asr_and_tts_and_emits_results(tmp_path, speech_home, m
     from plugins.asr_tts.asr_model import CharVocab, build_model
 
     run = tmp_path / "asr-run"
-    build_model(len(CharVocab()), hidden_size=32, num_layers=1, heads=2, subsampling_channels=8).save_pretrained(run)
+    build_model(
+        len(CharVocab()), hidden_size=32, num_layers=1, heads=2, subsampling_channels=8
+    ).save_pretrained(run)
     CharVocab().save(run)
     seen = []
     monkeypatch.setattr(App, "emit", lambda self, result, **context: seen.append((self.name, result)))
     sf.write(tmp_path / "quiet.wav", np.zeros(8000, np.float32), 16000)
     rng = np.random.default_rng(0)
     sf.write(tmp_path / "noise.wav", (0.2 * rng.standard_normal(16000)).astype(np.float32), 16000)
-    result = CliRunner().invoke(cli, ["run", "assistant", str(tmp_path / "quiet.wav"), str(tmp_path / "noise.wav"),
-                                      "--asr-model", str(run), "--no-chat", "-o", str(tmp_path / "out"), "--json"])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "run",
+            "assistant",
+            str(tmp_path / "quiet.wav"),
+            str(tmp_path / "noise.wav"),
+            "--asr-model",
+            str(run),
+            "--no-chat",
+            "-o",
+            str(tmp_path / "out"),
+            "--json",
+        ],
+    )
     assert result.exit_code == 0, result.output
     rows = [json.loads(line) for line in result.output.splitlines() if line.startswith("{")]
     assert rows[0]["message"] == "no speech detected"

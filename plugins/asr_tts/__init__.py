@@ -26,7 +26,9 @@ def register_recipes(register):
     apps = {"tacotron2-commands": "tts"}
     for path in sorted(RECIPES.glob("*.yaml")):
         head = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        register(app=apps.get(path.stem, "asr"), name=path.stem, path=path, description=head.get("description", ""))
+        register(
+            app=apps.get(path.stem, "asr"), name=path.stem, path=path, description=head.get("description", "")
+        )
 
 
 def _espeak_corpus(**options):
@@ -50,9 +52,21 @@ def _librispeech(path):
 
 @hookimpl
 def register_datasets(register):
-    register(app="asr", name="espeak-commands", loader=_espeak_corpus,
-             description="digits, robot commands and sentences synthesised with espeak-ng; held-out voices")
-    register(app="asr", name="manifest", loader=_manifest,
-             description="NeMo-style JSONL manifest (audio_filepath, text, duration)")
-    register(app="asr", name="librispeech", loader=_librispeech,
-             description="a LibriSpeech split folder (*.trans.txt + *.flac)")
+    register(
+        app="asr",
+        name="espeak-commands",
+        loader=_espeak_corpus,
+        description="digits, robot commands and sentences synthesised with espeak-ng; held-out voices",
+    )
+    register(
+        app="asr",
+        name="manifest",
+        loader=_manifest,
+        description="NeMo-style JSONL manifest (audio_filepath, text, duration)",
+    )
+    register(
+        app="asr",
+        name="librispeech",
+        loader=_librispeech,
+        description="a LibriSpeech split folder (*.trans.txt + *.flac)",
+    )

@@ -26,9 +26,11 @@ def _default_asr_model() -> str:
     folder = default_model_dir("asr")
     if (folder / "vocab.json").is_file():
         return str(folder)
-    raise AppsError("no ASR model yet: the offline default is not built",
-                    hint=f"run 'apps prepare asr' (trains it, about 15 min on a CPU), or pass --model "
-                    f"{PARAKEET_HUB} when online, or --model RUN_DIR from 'apps train asr'")
+    raise AppsError(
+        "no ASR model yet: the offline default is not built",
+        hint=f"run 'apps prepare asr' (trains it, about 15 min on a CPU), or pass --model "
+        f"{PARAKEET_HUB} when online, or --model RUN_DIR from 'apps train asr'",
+    )
 
 
 def _inputs(paths) -> list[Path]:
@@ -62,39 +64,67 @@ class AsrApp(App):
 
         from core import options
 
-        model = options.model(help=f"Run directory from 'apps train asr', a folder, or a hub id ({PARAKEET_HUB}). "
-                              "Default: the offline model built by 'apps prepare asr'.")
+        model = options.model(
+            help=f"Run directory from 'apps train asr', a folder, or a hub id ({PARAKEET_HUB}). "
+            "Default: the offline model built by 'apps prepare asr'."
+        )
         if verb == "run":
             return [
                 click.Argument(["inputs"], nargs=-1, type=click.Path()),
-                model, options.device(), options.json_output(),
+                model,
+                options.device(),
+                options.json_output(),
                 click.Option(["--mic"], is_flag=True, help="Listen to the microphone (needs sounddevice)."),
-                click.Option(["--chunk-seconds"], type=float, default=20.0,
-                             help="Longest piece decoded at once; longer audio is cut at quiet points."),
-                click.Option(["--vad-threshold"], type=float, default=-45.0,
-                             help="Energy (dBFS) above which the microphone hears speech."),
-                click.Option(["--seconds"], type=float, default=None, help="Stop listening after this long (mic)."),
-                click.Option(["--mic-device"], default=None, help="sounddevice input device (name or index)."),
+                click.Option(
+                    ["--chunk-seconds"],
+                    type=float,
+                    default=20.0,
+                    help="Longest piece decoded at once; longer audio is cut at quiet points.",
+                ),
+                click.Option(
+                    ["--vad-threshold"],
+                    type=float,
+                    default=-45.0,
+                    help="Energy (dBFS) above which the microphone hears speech.",
+                ),
+                click.Option(
+                    ["--seconds"], type=float, default=None, help="Stop listening after this long (mic)."
+                ),
+                click.Option(
+                    ["--mic-device"], default=None, help="sounddevice input device (name or index)."
+                ),
             ]
         if verb == "eval":
             return [
-                model, options.device(), options.json_output(),
-                click.Option(["--dataset"], default=None,
-                             help="Manifest JSONL, LibriSpeech folder, corpus folder or hf:NAME. Default: the "
-                             "held-out voices of the espeak-ng corpus."),
-                click.Option(["--limit"], type=int, default=None, help="Evaluate the first N utterances only."),
+                model,
+                options.device(),
+                options.json_output(),
+                click.Option(
+                    ["--dataset"],
+                    default=None,
+                    help="Manifest JSONL, LibriSpeech folder, corpus folder or hf:NAME. Default: the "
+                    "held-out voices of the espeak-ng corpus.",
+                ),
+                click.Option(
+                    ["--limit"], type=int, default=None, help="Evaluate the first N utterances only."
+                ),
             ]
         if verb == "prepare":
             return [
                 click.Option(["--force"], is_flag=True, help="Rebuild even when the default model exists."),
-                click.Option(["--pretrained"], is_flag=True,
-                             help=f"Download {PARAKEET_HUB} into the cache instead (online)."),
+                click.Option(
+                    ["--pretrained"],
+                    is_flag=True,
+                    help=f"Download {PARAKEET_HUB} into the cache instead (online).",
+                ),
                 click.Argument(["overrides"], nargs=-1, metavar="[KEY=VALUE]..."),
             ]
         if verb == "bench":
-            return [options.device(),
-                    click.Option(["--seconds"], type=float, default=10.0, help="Length of the test audio."),
-                    click.Option(["--skip-large"], is_flag=True, help="Skip the 0.6b architecture row.")]
+            return [
+                options.device(),
+                click.Option(["--seconds"], type=float, default=10.0, help="Length of the test audio."),
+                click.Option(["--skip-large"], is_flag=True, help="Skip the 0.6b architecture row."),
+            ]
         return []
 
     # ---- inference ------------------------------------------------------------------------------
@@ -115,8 +145,19 @@ class AsrApp(App):
         waves = [load_audio(x) if isinstance(x, (str, Path)) else x for x in inputs]
         return self.transcriber.transcribe(waves)
 
-    def run(self, inputs=(), model=None, device="auto", as_json=False, mic=False, chunk_seconds=20.0,
-            vad_threshold=-45.0, seconds=None, mic_device=None, **_):
+    def run(
+        self,
+        inputs=(),
+        model=None,
+        device="auto",
+        as_json=False,
+        mic=False,
+        chunk_seconds=20.0,
+        vad_threshold=-45.0,
+        seconds=None,
+        mic_device=None,
+        **_,
+    ):
         if not inputs and not mic:
             raise AppsError("nothing to transcribe", hint="apps run asr FILE|DIR ... or apps run asr --mic")
         files = _inputs(inputs)
@@ -125,9 +166,13 @@ class AsrApp(App):
         if mic:
             from plugins.asr_tts.stream import listen
 
-            for result in listen(self.transcriber, vad_threshold, seconds, mic_device,
-                                 partial=lambda text: None if as_json else print(f"\r... {text}", end="",
-                                                                                  file=sys.stderr)):
+            for result in listen(
+                self.transcriber,
+                vad_threshold,
+                seconds,
+                mic_device,
+                partial=lambda text: None if as_json else print(f"\r... {text}", end="", file=sys.stderr),
+            ):
                 self._show(result, "microphone", as_json)
             return
         from plugins.asr_tts.audio import load_audio
@@ -186,10 +231,17 @@ class TtsApp(App):
             return [
                 click.Argument(["text"], nargs=-1),
                 click.Option(["--output", "-o"], default=None, help="WAV file to write (default: tts.wav)."),
-                click.Option(["--engine", "-e"], type=click.Choice(["espeak", "vits", "tacotron2"]), default="espeak",
-                             help="espeak-ng (offline), vits (MMS-TTS, online once) or tacotron2 (apps prepare tts)."),
-                click.Option(["--voice", "-v"], default=None,
-                             help="espeak-ng voice: en-us, en-gb+f3, cmn (Mandarin) ... Default: by the text."),
+                click.Option(
+                    ["--engine", "-e"],
+                    type=click.Choice(["espeak", "vits", "tacotron2"]),
+                    default="espeak",
+                    help="espeak-ng (offline), vits (MMS-TTS, online once) or tacotron2 (apps prepare tts).",
+                ),
+                click.Option(
+                    ["--voice", "-v"],
+                    default=None,
+                    help="espeak-ng voice: en-us, en-gb+f3, cmn (Mandarin) ... Default: by the text.",
+                ),
                 click.Option(["--speed"], type=int, default=165, help="espeak-ng words per minute."),
                 click.Option(["--pitch"], type=int, default=50, help="espeak-ng pitch 0-99."),
                 options.model(help="VITS hub id (facebook/mms-tts-eng) or Tacotron 2 run directory."),
@@ -198,13 +250,20 @@ class TtsApp(App):
                 options.json_output(),
             ]
         if verb == "prepare":
-            return [click.Option(["--force"], is_flag=True, help="Retrain the Tacotron 2 default."),
-                    click.Argument(["overrides"], nargs=-1, metavar="[KEY=VALUE]...")]
+            return [
+                click.Option(["--force"], is_flag=True, help="Retrain the Tacotron 2 default."),
+                click.Argument(["overrides"], nargs=-1, metavar="[KEY=VALUE]..."),
+            ]
         if verb == "eval":
-            return [options.model(help="Tacotron 2 run directory (default: the one from apps prepare tts)."),
-                    click.Option(["--asr-model"], default=None, help="ASR model that listens (default: offline)."),
-                    click.Option(["--limit"], type=int, default=40, help="Sentences to speak."),
-                    options.device(), options.json_output()]
+            return [
+                options.model(help="Tacotron 2 run directory (default: the one from apps prepare tts)."),
+                click.Option(
+                    ["--asr-model"], default=None, help="ASR model that listens (default: offline)."
+                ),
+                click.Option(["--limit"], type=int, default=40, help="Sentences to speak."),
+                options.device(),
+                options.json_output(),
+            ]
         return []
 
     def load(self, model=None, device=None, dtype=None, engine="espeak", voice=None, speed=165, pitch=50):
@@ -221,8 +280,20 @@ class TtsApp(App):
             self.load()
         return [speak(self.engine, text) for text in inputs]
 
-    def run(self, text=(), output=None, engine="espeak", voice=None, speed=165, pitch=50, model=None,
-            device="auto", play=False, as_json=False, **_):
+    def run(
+        self,
+        text=(),
+        output=None,
+        engine="espeak",
+        voice=None,
+        speed=165,
+        pitch=50,
+        model=None,
+        device="auto",
+        play=False,
+        as_json=False,
+        **_,
+    ):
         from plugins.asr_tts.audio import save_wav
         from plugins.asr_tts.tts import play as play_audio
 
@@ -232,12 +303,20 @@ class TtsApp(App):
         self.load(model, device, engine=engine, voice=voice, speed=speed, pitch=pitch)
         result = self.predict([sentence])[0]
         path = save_wav(output or "tts.wav", result["audio"], result["sample_rate"])
-        info = {"text": sentence, "engine": engine, "file": str(path),
-                **{k: v for k, v in result.items() if k != "audio"}}
+        info = {
+            "text": sentence,
+            "engine": engine,
+            "file": str(path),
+            **{k: v for k, v in result.items() if k != "audio"},
+        }
         self.emit(info, source="command line")
         if play:
             play_audio(result["audio"], result["sample_rate"])
-        _echo(json.dumps(info, ensure_ascii=False) if as_json else f"wrote {path} ({info['duration_s']} s, {engine})")
+        _echo(
+            json.dumps(info, ensure_ascii=False)
+            if as_json
+            else f"wrote {path} ({info['duration_s']} s, {engine})"
+        )
 
     def training_parts(self, recipe):
         from plugins.asr_tts.tacotron import training_parts
@@ -273,25 +352,59 @@ class AssistantApp(App):
             click.Argument(["inputs"], nargs=-1, type=click.Path()),
             click.Option(["--mic"], is_flag=True, help="Listen to the microphone."),
             click.Option(["--asr-model"], default=None, help="ASR model (default: the offline one)."),
-            click.Option(["--chat-model"], default=None, help="Chat model for the chat app (default: its own)."),
-            click.Option(["--engine", "-e"], type=click.Choice(["espeak", "vits", "tacotron2"]), default="espeak"),
+            click.Option(
+                ["--chat-model"], default=None, help="Chat model for the chat app (default: its own)."
+            ),
+            click.Option(
+                ["--engine", "-e"], type=click.Choice(["espeak", "vits", "tacotron2"]), default="espeak"
+            ),
             click.Option(["--voice", "-v"], default=None, help="espeak-ng voice for the answers."),
             click.Option(["--output-dir", "-o"], default="assistant", help="Where answer WAV files go."),
-            click.Option(["--no-chat"], is_flag=True, help="Echo the transcript instead of asking the chat app."),
+            click.Option(
+                ["--no-chat"], is_flag=True, help="Echo the transcript instead of asking the chat app."
+            ),
             click.Option(["--play"], is_flag=True, help="Play each answer."),
-            click.Option(["--seconds"], type=float, default=None, help="Stop listening after this long (mic)."),
-            options.device(), options.json_output(),
+            click.Option(
+                ["--seconds"], type=float, default=None, help="Stop listening after this long (mic)."
+            ),
+            options.device(),
+            options.json_output(),
         ]
 
-    def run(self, inputs=(), mic=False, asr_model=None, chat_model=None, engine="espeak", voice=None,
-            output_dir="assistant", no_chat=False, play=False, seconds=None, device="auto", as_json=False, **_):
+    def run(
+        self,
+        inputs=(),
+        mic=False,
+        asr_model=None,
+        chat_model=None,
+        engine="espeak",
+        voice=None,
+        output_dir="assistant",
+        no_chat=False,
+        play=False,
+        seconds=None,
+        device="auto",
+        as_json=False,
+        **_,
+    ):
         from plugins.asr_tts.assistant import Assistant
 
         if not inputs and not mic:
             raise AppsError("nothing to listen to", hint="apps run assistant FILE|DIR ... or --mic")
-        assistant = Assistant(self, asr_model, None if no_chat else (chat_model or ""), engine, voice, device,
-                              Path(output_dir), play)
+        assistant = Assistant(
+            self,
+            asr_model,
+            None if no_chat else (chat_model or ""),
+            engine,
+            voice,
+            device,
+            Path(output_dir),
+            play,
+        )
         utterances = assistant.from_mic(seconds) if mic else assistant.from_files(_inputs(inputs))
         for result in utterances:
-            _echo(json.dumps(result, ensure_ascii=False) if as_json
-                  else f"you: {result['transcript'] or '(no speech detected)'}\nassistant: {result['reply']}")
+            _echo(
+                json.dumps(result, ensure_ascii=False)
+                if as_json
+                else f"you: {result['transcript'] or '(no speech detected)'}\nassistant: {result['reply']}"
+            )

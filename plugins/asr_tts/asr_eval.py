@@ -20,7 +20,9 @@ def _rows_for(dataset: str | None, limit: int | None):
 
         folder = corpus_folder()
         if not (folder / "test.jsonl").is_file():
-            raise AppsError(f"no held-out corpus in {folder}", hint="build it with 'apps prepare asr', or --dataset")
+            raise AppsError(
+                f"no held-out corpus in {folder}", hint="build it with 'apps prepare asr', or --dataset"
+            )
         dataset = str(folder)
     split = "test" if Path(dataset).is_dir() else "validation"
     rows, skipped = read_any(dataset, split)
@@ -47,12 +49,25 @@ def evaluate_asr(model: str, dataset: str | None = None, limit: int | None = Non
     for row, result in zip(rows, results, strict=False):
         if row.voice:
             by_voice.setdefault(row.voice.split("+")[-1], []).append((row.text, result["text"]))
-    worst = sorted(((v, error_rates(*zip(*pairs, strict=False))["wer"]) for v, pairs in by_voice.items()), key=lambda x: -x[1])
-    errors = [{"reference": row.text, "hypothesis": r["text"]} for row, r in zip(rows, results, strict=False)
-              if r["text"] != row.text.lower().strip()][:5]
-    return {"model": str(model), "dataset": source, "utterances": len(rows), "audio_seconds": round(audio_s, 1),
-            **{k: round(v, 4) for k, v in metrics.items()}, "rtf": round(spent / max(audio_s, 1e-6), 4),
-            "worst_voices": [{"voice": v, "wer": round(w, 4)} for v, w in worst[:3]], "examples_wrong": errors}
+    worst = sorted(
+        ((v, error_rates(*zip(*pairs, strict=False))["wer"]) for v, pairs in by_voice.items()),
+        key=lambda x: -x[1],
+    )
+    errors = [
+        {"reference": row.text, "hypothesis": r["text"]}
+        for row, r in zip(rows, results, strict=False)
+        if r["text"] != row.text.lower().strip()
+    ][:5]
+    return {
+        "model": str(model),
+        "dataset": source,
+        "utterances": len(rows),
+        "audio_seconds": round(audio_s, 1),
+        **{k: round(v, 4) for k, v in metrics.items()},
+        "rtf": round(spent / max(audio_s, 1e-6), 4),
+        "worst_voices": [{"voice": v, "wer": round(w, 4)} for v, w in worst[:3]],
+        "examples_wrong": errors,
+    }
 
 
 def prepare_default(app, force: bool = False, pretrained: bool = False, overrides=None) -> str:
@@ -129,24 +144,46 @@ def benchmark_rows(device: str = "auto", seconds: float = 10.0, skip_large: bool
     params = sum(p.numel() for p in model.parameters())
     label = f"{name} ({params / 1e6:.1f}M params), {seconds:g} s audio, {device}, {threads} threads"
     small = _time_model(model, seconds)
-    rows = [{"name": label, "metric": "real-time factor", "value": round(small / seconds, 4), "unit": "x",
-             "better": "lower", "goal": 0.05}]
+    rows = [
+        {
+            "name": label,
+            "metric": "real-time factor",
+            "value": round(small / seconds, 4),
+            "unit": "x",
+            "better": "lower",
+            "goal": 0.05,
+        }
+    ]
     if not skip_large:
         big = parakeet_06b_random().to(device).eval()
         big_params = sum(p.numel() for p in big.parameters())
         large = _time_model(big, seconds, repeats=2)
         rows[0].update(peer="parakeet-ctc-0.6b architecture", peer_value=round(large / seconds, 4))
-        rows.append({"name": f"parakeet-ctc-0.6b architecture, random weights ({big_params / 1e6:.0f}M params), "
-                     f"{seconds:g} s audio, {device}, {threads} threads", "metric": "real-time factor",
-                     "value": round(large / seconds, 4), "unit": "x", "better": "lower"})
+        rows.append(
+            {
+                "name": f"parakeet-ctc-0.6b architecture, random weights ({big_params / 1e6:.0f}M params), "
+                f"{seconds:g} s audio, {device}, {threads} threads",
+                "metric": "real-time factor",
+                "value": round(large / seconds, 4),
+                "unit": "x",
+                "better": "lower",
+            }
+        )
     # The microphone loop decodes an utterance once the VAD has heard END_SILENCE_S of quiet.
     from plugins.asr_tts.stream import END_SILENCE_S
 
     for utterance_s in (1.5, 3.0):
         spent = _time_model(model, utterance_s)
-        rows.append({"name": f"{name}: {utterance_s:g} s utterance, end of speech -> final text "
-                     f"(incl. {int(END_SILENCE_S * 1000)} ms VAD pause)", "metric": "streaming latency",
-                     "value": round(1000 * (spent + END_SILENCE_S), 1), "unit": "ms", "better": "lower"})
+        rows.append(
+            {
+                "name": f"{name}: {utterance_s:g} s utterance, end of speech -> final text "
+                f"(incl. {int(END_SILENCE_S * 1000)} ms VAD pause)",
+                "metric": "streaming latency",
+                "value": round(1000 * (spent + END_SILENCE_S), 1),
+                "unit": "ms",
+                "better": "lower",
+            }
+        )
     return rows
 
 

@@ -18,10 +18,16 @@ from core.errors import AppsError
 BLANK = "<blank>"
 CHARS = list(" abcdefghijklmnopqrstuvwxyz'")
 VOCAB_FILE = "vocab.json"
-# nvidia/parakeet-ctc-0.6b as transformers' ParakeetCTCConfig describes it (FastConformer-L, 17 layers).
+# nvidia/parakeet-ctc-0.6b = transformers' ParakeetCTCConfig defaults (FastConformer, 24 layers, 609M params).
 PARAKEET_CTC_06B = {
-    "hidden_size": 1024, "num_hidden_layers": 17, "num_attention_heads": 8, "intermediate_size": 4096,
-    "conv_kernel_size": 9, "subsampling_factor": 8, "subsampling_conv_channels": 256, "num_mel_bins": 80,
+    "hidden_size": 1024,
+    "num_hidden_layers": 24,
+    "num_attention_heads": 8,
+    "intermediate_size": 4096,
+    "conv_kernel_size": 9,
+    "subsampling_factor": 8,
+    "subsampling_conv_channels": 256,
+    "num_mel_bins": 80,
     "vocab_size": 1025,
 }
 
@@ -62,7 +68,9 @@ class CharVocab:
         return "".join(self.tokens[i] for i in ids if 0 < i < len(self.tokens))
 
     def save(self, folder: str | Path) -> None:
-        Path(folder, VOCAB_FILE).write_text(json.dumps({"type": "chars", "chars": self.chars}, ensure_ascii=False))
+        Path(folder, VOCAB_FILE).write_text(
+            json.dumps({"type": "chars", "chars": self.chars}, ensure_ascii=False)
+        )
 
     @classmethod
     def load(cls, folder: str | Path) -> CharVocab:
@@ -100,39 +108,67 @@ def check_vocabulary(rows, vocab) -> list[tuple[str, str]]:
     return problems
 
 
-def build_model(vocab_size: int, blank_id: int = 0, hidden_size: int = 144, num_layers: int = 4, heads: int = 4,
-                ff_mult: int = 4, conv_kernel_size: int = 9, subsampling_factor: int = 4, subsampling_channels: int = 64,
-                dropout: float = 0.1, n_mels: int = 80):
+def build_model(
+    vocab_size: int,
+    blank_id: int = 0,
+    hidden_size: int = 144,
+    num_layers: int = 4,
+    heads: int = 4,
+    ff_mult: int = 4,
+    conv_kernel_size: int = 9,
+    subsampling_factor: int = 4,
+    subsampling_channels: int = 64,
+    dropout: float = 0.1,
+    n_mels: int = 80,
+):
     """A FastConformer CTC model with random weights. The encoder config is passed as a dict (4.57 needs that)."""
     config_cls, model_cls = transformers_parakeet()
     encoder = {
-        "hidden_size": hidden_size, "num_hidden_layers": num_layers, "num_attention_heads": heads,
-        "intermediate_size": hidden_size * ff_mult, "conv_kernel_size": conv_kernel_size,
-        "subsampling_factor": subsampling_factor, "subsampling_conv_channels": subsampling_channels,
-        "num_mel_bins": n_mels, "dropout": dropout, "attention_dropout": dropout, "activation_dropout": dropout,
-        "dropout_positions": 0.0, "layerdrop": 0.0,
+        "hidden_size": hidden_size,
+        "num_hidden_layers": num_layers,
+        "num_attention_heads": heads,
+        "intermediate_size": hidden_size * ff_mult,
+        "conv_kernel_size": conv_kernel_size,
+        "subsampling_factor": subsampling_factor,
+        "subsampling_conv_channels": subsampling_channels,
+        "num_mel_bins": n_mels,
+        "dropout": dropout,
+        "attention_dropout": dropout,
+        "activation_dropout": dropout,
+        "dropout_positions": 0.0,
+        "layerdrop": 0.0,
     }
-    config = config_cls(vocab_size=vocab_size, pad_token_id=blank_id, encoder_config=encoder,
-                        ctc_loss_reduction="mean", ctc_zero_infinity=True)
+    config = config_cls(
+        vocab_size=vocab_size,
+        pad_token_id=blank_id,
+        encoder_config=encoder,
+        ctc_loss_reduction="mean",
+        ctc_zero_infinity=True,
+    )
     return model_cls(config)
 
 
 def parakeet_06b_random():
-    """The full parakeet-ctc-0.6b architecture with random weights (for speed measurements offline)."""
-    c = PARAKEET_CTC_06B
-    return build_model(c["vocab_size"], blank_id=c["vocab_size"] - 1, hidden_size=c["hidden_size"],
-                       num_layers=c["num_hidden_layers"], heads=c["num_attention_heads"],
-                       ff_mult=c["intermediate_size"] // c["hidden_size"], conv_kernel_size=c["conv_kernel_size"],
-                       subsampling_factor=c["subsampling_factor"], subsampling_channels=c["subsampling_conv_channels"],
-                       dropout=0.0)
+    """The full parakeet-ctc-0.6b architecture (transformers' default ParakeetCTCConfig) with random weights,
+    for speed measurements offline."""
+    config_cls, model_cls = transformers_parakeet()
+    config = config_cls()
+    return model_cls(config)
 
 
 class SpeechCollator:
     """Items ``{"audio", "text"}`` -> ``input_features`` (log-mel, SpecAugment when training),
     ``attention_mask`` and ``labels`` padded with the blank id (what ParakeetForCTC expects)."""
 
-    def __init__(self, vocab, train: bool = True, freq_masks: int = 2, freq_width: int = 15, time_masks: int = 2,
-                 time_width: float = 0.05):
+    def __init__(
+        self,
+        vocab,
+        train: bool = True,
+        freq_masks: int = 2,
+        freq_width: int = 15,
+        time_masks: int = 2,
+        time_width: float = 0.05,
+    ):
         from plugins.asr_tts.audio import LogMel
         from plugins.asr_tts.data import normalize_text
 
@@ -165,7 +201,9 @@ class SpeechCollator:
         if self.train:
             feats = self.spec_augment(feats, mask)
         ids = [self.vocab.encode(self.normalize(item["text"])) for item in items]
-        labels = torch.full((len(ids), max(1, max(len(x) for x in ids))), self.vocab.blank_id, dtype=torch.long)
+        labels = torch.full(
+            (len(ids), max(1, max(len(x) for x in ids))), self.vocab.blank_id, dtype=torch.long
+        )
         for i, seq in enumerate(ids):
             labels[i, : len(seq)] = torch.tensor(seq, dtype=torch.long)
         return {"input_features": feats, "attention_mask": mask, "labels": labels}
@@ -188,7 +226,11 @@ def error_rates(references: list[str], hypotheses: list[str]) -> dict:
 
     from plugins.asr_tts.data import normalize_text
 
-    pairs = [(normalize_text(r), normalize_text(h)) for r, h in zip(references, hypotheses, strict=False) if normalize_text(r)]
+    pairs = [
+        (normalize_text(r), normalize_text(h))
+        for r, h in zip(references, hypotheses, strict=False)
+        if normalize_text(r)
+    ]
     if not pairs:
         return {"wer": float("nan"), "cer": float("nan")}
     refs, hyps = [p[0] for p in pairs], [p[1] for p in pairs]
@@ -199,12 +241,17 @@ def make_compute_metrics(vocab):
     """``EvalPrediction -> {"wer", "cer"}`` for the Trainer. Frames the Trainer padded (all -100) decode as blank."""
 
     def compute_metrics(prediction) -> dict:
-        logits = prediction.predictions[0] if isinstance(prediction.predictions, tuple) else prediction.predictions
+        logits = (
+            prediction.predictions[0] if isinstance(prediction.predictions, tuple) else prediction.predictions
+        )
         frame_ids = np.argmax(logits, axis=-1)
         padded = np.all(logits == logits[..., :1], axis=-1)
         frame_ids[padded] = vocab.blank_id
         hyps = [vocab.decode_ids(greedy_ids(row, vocab.blank_id)) for row in frame_ids]
-        refs = [vocab.decode_ids([i for i in row if i >= 0 and i != vocab.blank_id]) for row in prediction.label_ids]
+        refs = [
+            vocab.decode_ids([i for i in row if i >= 0 and i != vocab.blank_id])
+            for row in prediction.label_ids
+        ]
         return error_rates(refs, hyps)
 
     return compute_metrics
@@ -266,8 +313,10 @@ class Transcriber:
         except AppsError:
             raise
         except Exception as exc:
-            raise AppsError(f"cannot load the ASR model '{source}': {exc}",
-                            hint="build the offline default with 'apps prepare asr', or pass --model RUN_DIR") from None
+            raise AppsError(
+                f"cannot load the ASR model '{source}': {exc}",
+                hint="build the offline default with 'apps prepare asr', or pass --model RUN_DIR",
+            ) from None
         model.to(device=device, dtype=dtype or torch.float32)
         return cls(model, vocab, device)
 
@@ -277,12 +326,17 @@ class Transcriber:
         feats, mask = self.features(waves)
         dtype = next(self.model.parameters()).dtype
         with torch.inference_mode():
-            logits = self.model(input_features=feats.to(self.device, dtype), attention_mask=mask.to(self.device)).logits
+            logits = self.model(
+                input_features=feats.to(self.device, dtype), attention_mask=mask.to(self.device)
+            ).logits
             valid = self.model._get_output_attention_mask(mask.to(self.device), target_length=logits.shape[1])
         ids = logits.argmax(-1).cpu().numpy()
         lengths = valid.sum(-1).cpu().numpy()
         blank = self.model.config.pad_token_id
-        return [self.vocab.decode_ids(greedy_ids(row[: int(n)], blank)).strip() for row, n in zip(ids, lengths, strict=False)]
+        return [
+            self.vocab.decode_ids(greedy_ids(row[: int(n)], blank)).strip()
+            for row, n in zip(ids, lengths, strict=False)
+        ]
 
     def transcribe(self, waves: list[np.ndarray], batch_size: int = 16) -> list[dict]:
         """Mono 16 kHz arrays -> ``{"text", "duration_s", "seconds", "chunks", "speech"}`` per input.
@@ -300,8 +354,13 @@ class Transcriber:
             for start, end in spans:
                 pieces.append(wave[start:end])
                 owners.append(i)
-            results[i] = {"text": "", "speech": True, "duration_s": round(duration, 3), "chunks": len(spans),
-                          "seconds": 0.0}
+            results[i] = {
+                "text": "",
+                "speech": True,
+                "duration_s": round(duration, 3),
+                "chunks": len(spans),
+                "seconds": 0.0,
+            }
         order = sorted(range(len(pieces)), key=lambda k: len(pieces[k]))  # similar lengths batch well
         texts: dict[int, str] = {}
         for start in range(0, len(order), batch_size):

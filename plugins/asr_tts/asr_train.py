@@ -23,8 +23,13 @@ def resolve_datasets(recipe: AsrRecipe):
     if spec == ESPEAK_CORPUS:
         from plugins.asr_tts.corpus import build_corpus
 
-        info = build_corpus(corpus_folder(), recipe.corpus_train_size, recipe.corpus_test_size, recipe.corpus_seed,
-                            progress=lambda line: print(line, file=sys.stderr))
+        info = build_corpus(
+            corpus_folder(),
+            recipe.corpus_train_size,
+            recipe.corpus_test_size,
+            recipe.corpus_seed,
+            progress=lambda line: print(line, file=sys.stderr),
+        )
         spec = str(Path(info["train"]).parent)
     train, skipped = read_any(spec, "train")
     report_skipped(skipped, len(train))
@@ -49,7 +54,9 @@ def filter_vocabulary(rows, vocab, policy: str, label: str):
     lines = "\n".join(f"  {where}: {missing!r}" for where, missing in problems[:5])
     message = f"{len(problems)} of {len(rows)} {label} transcripts use characters outside the vocabulary ({chars!r})"
     if policy == "error":
-        raise AppsError(message + "\n" + lines, hint="fix the transcripts, or set unknown_chars=drop to skip them")
+        raise AppsError(
+            message + "\n" + lines, hint="fix the transcripts, or set unknown_chars=drop to skip them"
+        )
     print(f"warning: {message}; they are left out:\n{lines}", file=sys.stderr)
     bad = {where for where, _ in problems}
     return [row for row in rows if row.where not in bad]
@@ -82,19 +89,36 @@ def training_parts(recipe: AsrRecipe):
             model = model_cls.from_pretrained(recipe.model)
             vocab = TokenizerVocab(AutoTokenizer.from_pretrained(recipe.model), model.config.pad_token_id)
         except Exception as exc:
-            raise AppsError(f"cannot load the pretrained ASR model '{recipe.model}': {exc}",
-                            hint="it needs the Hugging Face hub once; offline, use --recipe conformer-ctc-commands") from None
+            raise AppsError(
+                f"cannot load the pretrained ASR model '{recipe.model}': {exc}",
+                hint="it needs the Hugging Face hub once; offline, use --recipe conformer-ctc-commands",
+            ) from None
     else:
         vocab = CharVocab()
-        model = build_model(len(vocab), vocab.blank_id, recipe.hidden_size, recipe.num_layers, recipe.num_heads,
-                            recipe.ff_mult, recipe.conv_kernel_size, recipe.subsampling_factor,
-                            recipe.subsampling_channels, recipe.dropout)
+        model = build_model(
+            len(vocab),
+            vocab.blank_id,
+            recipe.hidden_size,
+            recipe.num_layers,
+            recipe.num_heads,
+            recipe.ff_mult,
+            recipe.conv_kernel_size,
+            recipe.subsampling_factor,
+            recipe.subsampling_channels,
+            recipe.dropout,
+        )
     train_rows = filter_vocabulary(train_rows, vocab, recipe.unknown_chars, "training")
     eval_rows = filter_vocabulary(eval_rows, vocab, recipe.unknown_chars, "evaluation")
     if recipe.eval_limit:
         eval_rows = eval_rows[: recipe.eval_limit]
-    collator = SpeechCollator(vocab, train=True, freq_masks=recipe.freq_masks, freq_width=recipe.freq_width,
-                              time_masks=recipe.time_masks, time_width=recipe.time_width)
+    collator = SpeechCollator(
+        vocab,
+        train=True,
+        freq_masks=recipe.freq_masks,
+        freq_width=recipe.freq_width,
+        time_masks=recipe.time_masks,
+        time_width=recipe.time_width,
+    )
     eval_collator = SpeechCollator(vocab, train=False)
 
     def collate(items):  # the Trainer puts the model in eval mode for evaluation: no SpecAugment then
@@ -105,15 +129,23 @@ def training_parts(recipe: AsrRecipe):
 
     return TrainingParts(
         model=mask_padded_logits(model),
-        train_dataset=SpeechDataset(train_rows, recipe.noise_prob, seed=recipe.seed,
-                                    max_seconds=recipe.max_audio_seconds),
-        eval_dataset=SpeechDataset(eval_rows, 0.0, max_seconds=recipe.max_audio_seconds) if eval_rows else None,
+        train_dataset=SpeechDataset(
+            train_rows, recipe.noise_prob, seed=recipe.seed, max_seconds=recipe.max_audio_seconds
+        ),
+        eval_dataset=SpeechDataset(eval_rows, 0.0, max_seconds=recipe.max_audio_seconds)
+        if eval_rows
+        else None,
         data_collator=collate,
         compute_metrics=make_compute_metrics(vocab),
         save=save,
         trainable_modules=["ctc_head"],
         label_names=["labels"],
-        metadata={"base_model": recipe.model, "dataset": str(source), "train_utterances": len(train_rows),
-                  "eval_utterances": len(eval_rows), "vocab_size": len(vocab) if hasattr(vocab, "__len__") else None,
-                  "sample_rate": 16000},
+        metadata={
+            "base_model": recipe.model,
+            "dataset": str(source),
+            "train_utterances": len(train_rows),
+            "eval_utterances": len(eval_rows),
+            "vocab_size": len(vocab) if hasattr(vocab, "__len__") else None,
+            "sample_rate": 16000,
+        },
     )

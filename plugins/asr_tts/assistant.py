@@ -11,8 +11,17 @@ from core.errors import AppsError
 
 
 class Assistant:
-    def __init__(self, app, asr_model=None, chat_model: str | None = "", engine="espeak", voice=None, device="auto",
-                 output_dir: Path = Path("assistant"), play: bool = False):
+    def __init__(
+        self,
+        app,
+        asr_model=None,
+        chat_model: str | None = "",
+        engine="espeak",
+        voice=None,
+        device="auto",
+        output_dir: Path = Path("assistant"),
+        play: bool = False,
+    ):
         from core.plugins import get_manager
 
         manager = get_manager()
@@ -22,8 +31,10 @@ class Assistant:
         self.chat = None
         if chat_model is not None:
             if "chat" not in manager.apps():
-                raise AppsError("the assistant needs an app named 'chat', and none is installed",
-                                hint="enable the chat plugin, or use --no-chat to echo transcripts")
+                raise AppsError(
+                    "the assistant needs an app named 'chat', and none is installed",
+                    hint="enable the chat plugin, or use --no-chat to echo transcripts",
+                )
             self.chat = manager.app("chat")
             self.chat.load(chat_model or None, device)
         self.turn = 0
@@ -39,8 +50,12 @@ class Assistant:
 
         began = time.perf_counter()
         transcript = transcription.get("text", "")
-        result = {"source": source, "transcript": transcript, "speech": bool(transcription.get("speech")),
-                  "asr_seconds": transcription.get("seconds")}
+        result = {
+            "source": source,
+            "transcript": transcript,
+            "speech": bool(transcription.get("speech")),
+            "asr_seconds": transcription.get("seconds"),
+        }
         if not result["speech"] or not transcript:
             result.update(reply="", message="no speech detected")
             self.app.emit(result, source=source)
@@ -51,7 +66,9 @@ class Assistant:
         if reply:
             spoken = self.tts.predict([reply])[0]
             self.turn += 1
-            path = save_wav(self.output_dir / f"answer-{self.turn:03d}.wav", spoken["audio"], spoken["sample_rate"])
+            path = save_wav(
+                self.output_dir / f"answer-{self.turn:03d}.wav", spoken["audio"], spoken["sample_rate"]
+            )
             result.update(audio=str(path), tts_seconds=spoken["seconds"])
             if self.play:
                 from plugins.asr_tts.tts import play

@@ -62,7 +62,9 @@ def save_wav(path: str | Path, audio: np.ndarray, sample_rate: int = SAMPLE_RATE
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    sf.write(str(path), np.clip(np.asarray(audio, dtype=np.float32), -1.0, 1.0), int(sample_rate), subtype="PCM_16")
+    sf.write(
+        str(path), np.clip(np.asarray(audio, dtype=np.float32), -1.0, 1.0), int(sample_rate), subtype="PCM_16"
+    )
     return path
 
 
@@ -106,7 +108,9 @@ def chunk_spans(length: int, chunk_s: float = 20.0, overlap_s: float = 0.0, samp
     return spans
 
 
-def split_on_silence(audio: np.ndarray, max_s: float = 20.0, sample_rate: int = SAMPLE_RATE) -> list[tuple[int, int]]:
+def split_on_silence(
+    audio: np.ndarray, max_s: float = 20.0, sample_rate: int = SAMPLE_RATE
+) -> list[tuple[int, int]]:
     """Spans of at most ``max_s`` seconds whose boundaries fall at the quietest 30 ms frame of the last
     third of each span, so long recordings are cut between words rather than through them."""
     size, frame = int(max_s * sample_rate), 480
@@ -140,16 +144,33 @@ def add_noise(audio: np.ndarray, snr_db: float, rng: np.random.Generator, kind: 
 class LogMel:
     """Batched 80-bin log-mel features with lengths, as NeMo/Parakeet compute them (torchaudio)."""
 
-    def __init__(self, n_mels: int = 80, sample_rate: int = SAMPLE_RATE, n_fft: int = 512, win_length: int = 400,
-                 hop_length: int = HOP_LENGTH, preemphasis: float = 0.97):
+    def __init__(
+        self,
+        n_mels: int = 80,
+        sample_rate: int = SAMPLE_RATE,
+        n_fft: int = 512,
+        win_length: int = 400,
+        hop_length: int = HOP_LENGTH,
+        preemphasis: float = 0.97,
+    ):
         import torch
         import torchaudio
 
         self.hop_length, self.n_fft, self.preemphasis = hop_length, n_fft, preemphasis
         self.mel = torchaudio.transforms.MelSpectrogram(
-            sample_rate=sample_rate, n_fft=n_fft, win_length=win_length, hop_length=hop_length, n_mels=n_mels,
-            window_fn=lambda size: torch.hann_window(size, periodic=False), power=2.0, center=True,
-            pad_mode="constant", norm="slaney", mel_scale="slaney", f_min=0.0, f_max=sample_rate / 2,
+            sample_rate=sample_rate,
+            n_fft=n_fft,
+            win_length=win_length,
+            hop_length=hop_length,
+            n_mels=n_mels,
+            window_fn=lambda size: torch.hann_window(size, periodic=False),
+            power=2.0,
+            center=True,
+            pad_mode="constant",
+            norm="slaney",
+            mel_scale="slaney",
+            f_min=0.0,
+            f_max=sample_rate / 2,
         )
 
     def frames(self, num_samples):

@@ -65,7 +65,9 @@ def read_manifest(path: str | Path, check_files: bool = True) -> tuple[list[Utte
             if check_files and not audio.is_file():
                 skipped.append(Skipped(where, f"missing audio file {audio}"))
                 continue
-            rows.append(Utterance(str(audio), str(item["text"]), item.get("duration"), item.get("voice"), where))
+            rows.append(
+                Utterance(str(audio), str(item["text"]), item.get("duration"), item.get("voice"), where)
+            )
     return rows, skipped
 
 
@@ -75,8 +77,10 @@ def read_librispeech(folder: str | Path) -> tuple[list[Utterance], list[Skipped]
     folder = Path(folder)
     transcripts = sorted(folder.rglob("*.trans.txt"))
     if not transcripts:
-        raise AppsError(f"no LibriSpeech transcripts (*.trans.txt) under {folder}",
-                        hint="point at a split folder such as LibriSpeech/test-clean")
+        raise AppsError(
+            f"no LibriSpeech transcripts (*.trans.txt) under {folder}",
+            hint="point at a split folder such as LibriSpeech/test-clean",
+        )
     rows, skipped = [], []
     for trans in transcripts:
         for number, line in enumerate(trans.read_text(encoding="utf-8").splitlines(), 1):
@@ -84,8 +88,14 @@ def read_librispeech(folder: str | Path) -> tuple[list[Utterance], list[Skipped]
             if not line.strip():
                 continue
             key, _, text = line.partition(" ")
-            audio = next((trans.parent / f"{key}{ext}" for ext in (".flac", ".wav")
-                          if (trans.parent / f"{key}{ext}").is_file()), None)
+            audio = next(
+                (
+                    trans.parent / f"{key}{ext}"
+                    for ext in (".flac", ".wav")
+                    if (trans.parent / f"{key}{ext}").is_file()
+                ),
+                None,
+            )
             if audio is None:
                 skipped.append(Skipped(where, f"missing audio file {trans.parent / (key + '.flac')}"))
                 continue
@@ -100,21 +110,31 @@ def read_hf_dataset(spec: str, split: str) -> tuple[list[Utterance], list[Skippe
     try:
         import datasets
     except ImportError as exc:
-        raise AppsError("the 'datasets' package is needed for hf: datasets", hint="pip install datasets") from exc
+        raise AppsError(
+            "the 'datasets' package is needed for hf: datasets", hint="pip install datasets"
+        ) from exc
     name, _, config = spec[3:].partition(":")
     try:
         data = datasets.load_dataset(name, config or None, split=split)
     except Exception as exc:
-        raise AppsError(f"cannot load the Hugging Face dataset '{name}' ({split}): {exc}",
-                        hint="this needs the Hugging Face hub; offline, use a manifest or LibriSpeech folder") from None
-    text_key = next((k for k in ("text", "sentence", "transcription", "normalized_text") if k in data.column_names), None)
+        raise AppsError(
+            f"cannot load the Hugging Face dataset '{name}' ({split}): {exc}",
+            hint="this needs the Hugging Face hub; offline, use a manifest or LibriSpeech folder",
+        ) from None
+    text_key = next(
+        (k for k in ("text", "sentence", "transcription", "normalized_text") if k in data.column_names), None
+    )
     if "audio" not in data.column_names or text_key is None:
-        raise AppsError(f"dataset '{name}' needs an 'audio' column and a text column; it has {data.column_names}")
+        raise AppsError(
+            f"dataset '{name}' needs an 'audio' column and a text column; it has {data.column_names}"
+        )
     rows = []
     for i, item in enumerate(data):
         audio = item["audio"]
         wave = resample(downmix(np.asarray(audio["array"])), audio["sampling_rate"], SAMPLE_RATE)
-        rows.append(Utterance(f"{name}[{i}]", item[text_key], len(wave) / SAMPLE_RATE, None, f"{name}[{i}]", wave))
+        rows.append(
+            Utterance(f"{name}[{i}]", item[text_key], len(wave) / SAMPLE_RATE, None, f"{name}[{i}]", wave)
+        )
     return rows, []
 
 
@@ -146,8 +166,14 @@ def report_skipped(skipped: list[Skipped], total: int, out=None, limit: int = 5)
 class SpeechDataset:
     """Map-style dataset of ``{"audio": float32 array, "text": str}`` with optional noise augmentation."""
 
-    def __init__(self, rows: list[Utterance], noise_prob: float = 0.0, snr_db=(8.0, 30.0), seed: int = 0,
-                 max_seconds: float | None = None):
+    def __init__(
+        self,
+        rows: list[Utterance],
+        noise_prob: float = 0.0,
+        snr_db=(8.0, 30.0),
+        seed: int = 0,
+        max_seconds: float | None = None,
+    ):
         self.rows = rows
         self.noise_prob, self.snr_db = noise_prob, snr_db
         self.rng = np.random.default_rng(seed)

@@ -40,7 +40,10 @@ class AsrRecipe(Recipe):
     unknown_chars: str = "drop"  # drop | error: transcripts the vocabulary cannot spell (reported either way)
     eval_limit: Union[int, None] = None  # noqa: UP007  evaluate on the first N eval utterances during training
 
-    CHOICES: typing.ClassVar[dict[str, tuple[str, ...]]] = {**Recipe.CHOICES, "unknown_chars": ("drop", "error")}
+    CHOICES: typing.ClassVar[dict[str, tuple[str, ...]]] = {
+        **Recipe.CHOICES,
+        "unknown_chars": ("drop", "error"),
+    }
 
 
 @dataclass

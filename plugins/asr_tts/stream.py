@@ -18,7 +18,9 @@ PARTIAL_EVERY_S = 0.8
 MAX_UTTERANCE_S = 20.0
 
 
-def segment_stream(blocks: Iterable[np.ndarray], threshold_db: float = -45.0) -> Iterator[tuple[str, np.ndarray]]:
+def segment_stream(
+    blocks: Iterable[np.ndarray], threshold_db: float = -45.0
+) -> Iterator[tuple[str, np.ndarray]]:
     """Yield ``("partial", audio so far)`` while speech goes on and ``("final", utterance)`` after a pause."""
     from plugins.asr_tts.audio import rms_dbfs
 
@@ -52,21 +54,31 @@ def microphone_blocks(device=None, seconds: float | None = None) -> Iterator[np.
     try:
         import sounddevice as sd
     except (ImportError, OSError) as exc:
-        raise AppsError(f"microphone input needs the sounddevice package and PortAudio: {exc}",
-                        hint="pip install sounddevice; apt-get install libportaudio2") from None
+        raise AppsError(
+            f"microphone input needs the sounddevice package and PortAudio: {exc}",
+            hint="pip install sounddevice; apt-get install libportaudio2",
+        ) from None
     try:
         sd.check_input_settings(device=device, channels=1, samplerate=SAMPLE_RATE, dtype="float32")
     except Exception as exc:
-        raise AppsError(f"no usable microphone: {exc}",
-                        hint="plug one in, list devices with: python -m sounddevice; or transcribe files") from None
+        raise AppsError(
+            f"no usable microphone: {exc}",
+            hint="plug one in, list devices with: python -m sounddevice; or transcribe files",
+        ) from None
     blocks: queue.Queue = queue.Queue()
 
     def callback(data, frames, when, status):
         blocks.put(data[:, 0].copy())
 
     began = time.monotonic()
-    with sd.InputStream(device=device, channels=1, samplerate=SAMPLE_RATE, dtype="float32",
-                        blocksize=int(BLOCK_S * SAMPLE_RATE), callback=callback):
+    with sd.InputStream(
+        device=device,
+        channels=1,
+        samplerate=SAMPLE_RATE,
+        dtype="float32",
+        blocksize=int(BLOCK_S * SAMPLE_RATE),
+        callback=callback,
+    ):
         while seconds is None or time.monotonic() - began < seconds:
             try:
                 yield blocks.get(timeout=1.0)
@@ -74,8 +86,14 @@ def microphone_blocks(device=None, seconds: float | None = None) -> Iterator[np.
                 continue
 
 
-def listen(transcriber, threshold_db: float = -45.0, seconds: float | None = None, device=None,
-           partial: Callable[[str], None] | None = None, blocks: Iterable[np.ndarray] | None = None) -> Iterator[dict]:
+def listen(
+    transcriber,
+    threshold_db: float = -45.0,
+    seconds: float | None = None,
+    device=None,
+    partial: Callable[[str], None] | None = None,
+    blocks: Iterable[np.ndarray] | None = None,
+) -> Iterator[dict]:
     """Final results (with ``latency_ms`` from end of speech to transcript) for each utterance heard."""
     source = blocks if blocks is not None else microphone_blocks(device, seconds)
     for kind, audio in segment_stream(source, threshold_db):

@@ -39,8 +39,12 @@ def mel_transform(settings: MelSettings):
     import torchaudio
 
     return torchaudio.transforms.MelSpectrogram(
-        sample_rate=settings.sample_rate, n_fft=settings.n_fft, hop_length=settings.hop_length,
-        n_mels=settings.n_mels, f_max=settings.f_max, power=1.0,
+        sample_rate=settings.sample_rate,
+        n_fft=settings.n_fft,
+        hop_length=settings.hop_length,
+        n_mels=settings.n_mels,
+        f_max=settings.f_max,
+        power=1.0,
     )
 
 
@@ -85,7 +89,9 @@ class TacotronForTraining(nn.Module):
         frames = mask.sum() * mels.shape[1]
         mel_loss = (((mel_out - mels) ** 2) * mask[:, None]).sum() / frames
         post_loss = (((mel_post - mels) ** 2) * mask[:, None]).sum() / frames
-        gate_loss = nn.functional.binary_cross_entropy_with_logits(gate_out, gate, weight=mask, reduction="sum")
+        gate_loss = nn.functional.binary_cross_entropy_with_logits(
+            gate_out, gate, weight=mask, reduction="sum"
+        )
         loss = mel_loss + post_loss + self.gate_weight * gate_loss / mask.sum()
         return TacotronOutput(loss=loss, mel=mel_post)
 
@@ -103,8 +109,13 @@ class TacotronCollator:
             tokens[i, : len(item["tokens"])] = torch.tensor(item["tokens"])
             mels[i, :, : item["mel"].shape[1]] = item["mel"]
             gate[i, item["mel"].shape[1] - 1 :] = 1.0
-        return {"tokens": tokens, "token_lengths": token_lengths, "mels": mels, "mel_lengths": mel_lengths,
-                "gate": gate}
+        return {
+            "tokens": tokens,
+            "token_lengths": token_lengths,
+            "mels": mels,
+            "mel_lengths": mel_lengths,
+            "gate": gate,
+        }
 
 
 class TacotronDataset:
@@ -162,8 +173,13 @@ def training_parts(recipe):
     from plugins.asr_tts.data import read_any, report_skipped
 
     if recipe.dataset in (None, "espeak-commands"):
-        folder = build_voice_corpus(data_dir("tts") / f"espeak-{recipe.voice.replace('+', '-')}", recipe.voice,
-                                    recipe.speed, recipe.corpus_size, recipe.corpus_seed)
+        folder = build_voice_corpus(
+            data_dir("tts") / f"espeak-{recipe.voice.replace('+', '-')}",
+            recipe.voice,
+            recipe.speed,
+            recipe.corpus_size,
+            recipe.corpus_seed,
+        )
         source = str(folder)
     else:
         source = recipe.dataset
@@ -172,13 +188,20 @@ def training_parts(recipe):
     evaluation = read_any(source, "test")[0] if Path(source, "test.jsonl").is_file() else []
     unknown = sorted({c for row in train for c in row.text.lower() if c not in SYMBOLS})
     if unknown:
-        print(f"warning: characters outside the Tacotron symbols are skipped: {''.join(unknown)!r}", file=sys.stderr)
+        print(
+            f"warning: characters outside the Tacotron symbols are skipped: {''.join(unknown)!r}",
+            file=sys.stderr,
+        )
     settings = MelSettings(n_mels=recipe.n_mels)
     hyper = {
-        "n_mels": recipe.n_mels, "symbol_embedding_dim": recipe.encoder_embedding_dim,
-        "encoder_embedding_dim": recipe.encoder_embedding_dim, "decoder_rnn_dim": recipe.decoder_rnn_dim,
-        "attention_rnn_dim": recipe.attention_rnn_dim, "prenet_dim": recipe.prenet_dim,
-        "postnet_embedding_dim": recipe.postnet_embedding_dim, "decoder_max_step": recipe.decoder_max_step,
+        "n_mels": recipe.n_mels,
+        "symbol_embedding_dim": recipe.encoder_embedding_dim,
+        "encoder_embedding_dim": recipe.encoder_embedding_dim,
+        "decoder_rnn_dim": recipe.decoder_rnn_dim,
+        "attention_rnn_dim": recipe.attention_rnn_dim,
+        "prenet_dim": recipe.prenet_dim,
+        "postnet_embedding_dim": recipe.postnet_embedding_dim,
+        "decoder_max_step": recipe.decoder_max_step,
     }
     model = TacotronForTraining(hyper)
     model.gate_weight = recipe.gate_weight
@@ -194,7 +217,12 @@ def training_parts(recipe):
         data_collator=TacotronCollator(),
         save=save,
         label_names=["gate"],
-        metadata={"base_model": None, "dataset": source, "voice": recipe.voice, "train_utterances": len(train)},
+        metadata={
+            "base_model": None,
+            "dataset": source,
+            "voice": recipe.voice,
+            "train_utterances": len(train),
+        },
     )
 
 
@@ -204,10 +232,14 @@ class TacotronSynthesizer:
 
         self.model, self.settings, self.device = model.eval(), settings, device
         self.inverse = torchaudio.transforms.InverseMelScale(
-            n_stft=settings.n_fft // 2 + 1, n_mels=settings.n_mels, sample_rate=settings.sample_rate,
-            f_max=settings.f_max)
-        self.griffin_lim = torchaudio.transforms.GriffinLim(n_fft=settings.n_fft, hop_length=settings.hop_length,
-                                                            power=1.0, n_iter=32)
+            n_stft=settings.n_fft // 2 + 1,
+            n_mels=settings.n_mels,
+            sample_rate=settings.sample_rate,
+            f_max=settings.f_max,
+        )
+        self.griffin_lim = torchaudio.transforms.GriffinLim(
+            n_fft=settings.n_fft, hop_length=settings.hop_length, power=1.0, n_iter=32
+        )
 
     def synthesize(self, text: str) -> tuple[np.ndarray, int]:
         ids = text_to_ids(text)
@@ -233,8 +265,10 @@ def load_tacotron(folder: str | Path, device=None) -> TacotronSynthesizer:
     folder = Path(folder)
     config_path = folder / CONFIG_FILE
     if not config_path.is_file():
-        raise AppsError(f"{folder} holds no trained Tacotron 2 ({CONFIG_FILE} is missing)",
-                        hint="train it: apps prepare tts (or apps train tts --recipe tacotron2-commands)")
+        raise AppsError(
+            f"{folder} holds no trained Tacotron 2 ({CONFIG_FILE} is missing)",
+            hint="train it: apps prepare tts (or apps train tts --recipe tacotron2-commands)",
+        )
     config = json.loads(config_path.read_text())
     model = TacotronForTraining(config["hyper"])
     model.load_state_dict(load_file(str(folder / "model.safetensors")))

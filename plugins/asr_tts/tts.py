@@ -63,9 +63,11 @@ class VitsEngine:
             self.model = VitsModel.from_pretrained(source).to(self.device).eval()
             self.tokenizer = AutoTokenizer.from_pretrained(source)
         except Exception as exc:
-            raise AppsError(f"cannot load the VITS model '{source}': {str(exc).splitlines()[0][:200]}",
-                            hint="VITS needs the Hugging Face hub once (then it is cached); offline, use "
-                            "--engine espeak or --engine tacotron2") from None
+            raise AppsError(
+                f"cannot load the VITS model '{source}': {str(exc).splitlines()[0][:200]}",
+                hint="VITS needs the Hugging Face hub once (then it is cached); offline, use "
+                "--engine espeak or --engine tacotron2",
+            ) from None
         self.seed = seed
         self.torch = torch
 
@@ -95,8 +97,14 @@ class TacotronEngine:
         return self.tts.synthesize(text)
 
 
-def make_engine(engine: str = "espeak", model: str | None = None, voice: str | None = None, speed: int = 165,
-                pitch: int = 50, device: str | None = None):
+def make_engine(
+    engine: str = "espeak",
+    model: str | None = None,
+    voice: str | None = None,
+    speed: int = 165,
+    pitch: int = 50,
+    device: str | None = None,
+):
     if engine == "espeak":
         return EspeakEngine(voice, speed, pitch)
     if engine == "vits":
@@ -114,8 +122,13 @@ def speak(engine, text: str) -> dict:
     audio, rate = engine.synthesize(text)
     seconds = time.perf_counter() - began
     duration = len(audio) / rate
-    return {"audio": audio, "sample_rate": rate, "duration_s": round(duration, 3), "seconds": round(seconds, 4),
-            "rtf": round(seconds / max(duration, 1e-6), 4)}
+    return {
+        "audio": audio,
+        "sample_rate": rate,
+        "duration_s": round(duration, 3),
+        "seconds": round(seconds, 4),
+        "rtf": round(seconds / max(duration, 1e-6), 4),
+    }
 
 
 def play(audio: np.ndarray, rate: int) -> None:
@@ -123,10 +136,14 @@ def play(audio: np.ndarray, rate: int) -> None:
     try:
         import sounddevice as sd
     except (ImportError, OSError) as exc:
-        raise AppsError(f"cannot play audio: {exc}",
-                        hint="pip install sounddevice (and the PortAudio library: apt-get install libportaudio2)") from None
+        raise AppsError(
+            f"cannot play audio: {exc}",
+            hint="pip install sounddevice (and the PortAudio library: apt-get install libportaudio2)",
+        ) from None
     try:
         sd.play(audio, rate)
         sd.wait()
     except Exception as exc:
-        raise AppsError(f"no audio output device: {exc}", hint="write a file with -o out.wav instead") from None
+        raise AppsError(
+            f"no audio output device: {exc}", hint="write a file with -o out.wav instead"
+        ) from None
