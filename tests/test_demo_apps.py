@@ -102,3 +102,30 @@ def test_control_tab_runs_an_expert_episode_to_an_animation():
 
     with pytest.raises(AppsError, match="apps prepare control"):
         run_episode(ControlApp(), "CartPole-v1", "trained policy", 0, 50)
+
+
+def test_speech_tab_input_is_checked_and_converted(monkeypatch):
+    import numpy as np
+    import pytest
+
+    from core.errors import AppsError
+    from plugins.asr_tts.demo import transcribe
+
+    class Recorder:
+        name = "asr"
+
+        def predict(self, waves):
+            self.waves = waves
+            return [{"text": "stop", "speech": True}]
+
+        def emit(self, result, **context):
+            self.emitted = result
+
+    app = Recorder()
+    with pytest.raises(AppsError, match="record or upload"):
+        transcribe(app, None)
+    stereo_int16 = np.stack([np.full(8000, 16384, np.int16)] * 2, axis=1)  # 0.5 s at 16 kHz, half scale
+    assert transcribe(app, (16000, stereo_int16)) == "stop"
+    wave = app.waves[0]
+    assert wave.ndim == 1 and len(wave) == 8000 and abs(float(wave.mean()) - 0.5) < 0.01
+    assert app.emitted["text"] == "stop"

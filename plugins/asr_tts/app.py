@@ -209,6 +209,11 @@ class AsrApp(App):
 
         _echo(prepare_default(self, force, pretrained, list(overrides)))
 
+    def demo(self) -> None:
+        from plugins.asr_tts.demo import build_asr_tab
+
+        build_asr_tab(self)
+
     def benchmark(self, device="auto", seconds=10.0, skip_large=False, **_) -> list[dict]:
         from plugins.asr_tts.asr_eval import benchmark_rows
 
@@ -317,6 +322,11 @@ class TtsApp(App):
             if as_json
             else f"wrote {path} ({info['duration_s']} s, {engine})"
         )
+
+    def demo(self) -> None:
+        from plugins.asr_tts.demo import build_tts_tab
+
+        build_tts_tab(self)
 
     def training_parts(self, recipe):
         from plugins.asr_tts.tacotron import training_parts

@@ -39,4 +39,5 @@ def build_tab(app) -> None:
     button = gr.Button("Run an episode", variant="primary", elem_id="control-run")
     video = gr.Image(label="episode", type="filepath", elem_id="control-video")
     result = gr.JSON(label="result (return, success, path length)", elem_id="control-result")
-    button.click(friendly(app.name, lambda *a: run_episode(app, *a)), [env, agent, seed, max_steps], [video, result])
+    button.click(friendly(app.name, lambda *a: run_episode(app, *a)), [env, agent, seed, max_steps], [video, result],
+                 api_name="episode")

@@ -54,4 +54,4 @@ def build_tab(app) -> None:
     table = gr.Dataframe(headers=["ds", "PatchTST", "low", "high", "seasonal naive", "ETS"], label="first series",
                          elem_id="ts-table")
     button.click(friendly(app.name, handle, reset=lambda: app.__dict__.pop("forecaster", None)),
-                 [dataset, upload, horizon, level], [plot, table])
+                 [dataset, upload, horizon, level], [plot, table], api_name="forecast")

@@ -48,4 +48,4 @@ def build_tab(app) -> None:
             upload = gr.Image(sources=["upload"], type="numpy", label="image", elem_id="vit-upload")
             shown = gr.Image(label="result", elem_id="vit-result")
         labels = gr.Label(num_top_classes=5, label="top 5", elem_id="vit-labels")
-        upload.change(handler, [upload, attention], [shown, labels])
+        upload.change(handler, [upload, attention], [shown, labels], api_name="classify")
