@@ -10,7 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from core.plugins import reset_manager
+# Tests are offline by design. huggingface_hub reads this once, at import, so it must be set before any test
+# module imports transformers (otherwise an unreachable hub costs ~50 s of retries per lookup).
+os.environ["HF_HUB_OFFLINE"] = "1"
+
+from core.plugins import reset_manager  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
