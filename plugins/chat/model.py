@@ -5,8 +5,6 @@ the template's next-turn marker."""
 from __future__ import annotations
 
 import json
-import os
-import socket
 import sys
 import threading
 import time
@@ -26,22 +24,11 @@ def tiny_base_dir() -> Path:
     return apps_home() / "models" / "chat" / TINY_BASE
 
 
-_reachable: bool | None = None
-
-
 def hub_reachable() -> bool:
-    """Whether huggingface.co answers (checked once, 3 s). Without it every hub load is local-only:
-    transformers would otherwise retry for about a minute before failing."""
-    global _reachable
-    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes"):
-        return False
-    if _reachable is None:
-        try:
-            socket.create_connection(("huggingface.co", 443), timeout=3).close()
-            _reachable = True
-        except OSError:
-            _reachable = False
-    return _reachable
+    """Whether hub loads can go online (the check lives in core.models, done once per process)."""
+    from core.models import is_offline
+
+    return not is_offline()
 
 
 def read_run(path: Path) -> dict | None:
