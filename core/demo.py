@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
+import time
 import traceback
+import uuid
 from collections.abc import Callable
+from pathlib import Path
 
 from core.errors import AppsError
 
@@ -69,6 +73,18 @@ def friendly(app_name: str, function: Callable, reset: Callable | None = None) -
     return guarded
 
 
+def scratch_path(suffix: str, keep_seconds: float = 600) -> Path:
+    """A fresh file path for a tab's output (plot, animation). Older files of this server are deleted here,
+    so a kiosk running all day does not fill the disk (gradio keeps its own copy of what was shown)."""
+    folder = Path(tempfile.gettempdir()) / f"apps-demo-{os.getpid()}"
+    folder.mkdir(exist_ok=True)
+    now = time.time()
+    for old in folder.iterdir():
+        if now - old.stat().st_mtime > keep_seconds:
+            old.unlink(missing_ok=True)
+    return folder / f"{uuid.uuid4().hex}{suffix}"
+
+
 def demo_apps(names: list[str] | None = None) -> list[type]:
     """The App classes to show: those named (refusing unknown names), else every app that has a tab."""
     from core.plugins import get_manager
@@ -91,7 +107,8 @@ def build(names: list[str] | None = None, kiosk: bool = False, training: bool = 
     if kiosk and len(names or []) != 1:
         raise AppsError("--kiosk shows exactly one app", hint="name it, for example: apps demo vit --kiosk")
     classes = demo_apps(names)
-    with gr.Blocks(title="transformer-apps") as page:
+    # delete_cache: gradio's copies of shown files older than an hour go, checked every 10 minutes.
+    with gr.Blocks(title="transformer-apps", delete_cache=(600, 3600)) as page:
         if not kiosk:
             gr.Markdown("# transformer-apps\nTransformer models, running on this machine.")
         if not classes:

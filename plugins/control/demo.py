@@ -3,12 +3,10 @@ scripted expert), watch it as an animation with its return."""
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
-
 
 def run_episode(app, env_id: str, agent: str, seed: int, max_steps: int) -> tuple[str, dict]:
     """(GIF path, episode result) through the same live loop as 'apps run control'."""
+    from core.demo import scratch_path
     from core.errors import AppsError
     from plugins.control.app import default_policy_dir
 
@@ -16,7 +14,7 @@ def run_episode(app, env_id: str, agent: str, seed: int, max_steps: int) -> tupl
     if not expert and not default_policy_dir(env_id).exists():
         raise AppsError(f"no trained policy for {env_id} yet", hint=f"run 'apps prepare control --env {env_id}', "
                         "or choose the expert")
-    out = Path(tempfile.mkdtemp(prefix="apps-control-")) / "episode.gif"
+    out = scratch_path(".gif")
     rows = app.run(env_id=env_id, expert=expert, seed=int(seed), render=str(out), max_steps=int(max_steps),
                    fps=15, as_json=True)
     return str(out), rows[0]

@@ -3,12 +3,12 @@ beside the seasonal-naive and ETS baselines."""
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 
 
 def forecast_plot(app, dataset: str | None, csv_path: str | None, horizon: int | None, level: float):
     """(PNG path, table rows) for one request, using the same functions as 'apps run timeseries'."""
+    from core.demo import scratch_path
     from plugins.timeseries.forecast import (
         DEFAULT_HORIZON,
         default_season,
@@ -26,7 +26,7 @@ def forecast_plot(app, dataset: str | None, csv_path: str | None, horizon: int |
     results = forecast_table(app.forecaster, table, h, level, season)
     for result in results:
         app.emit(result, source=csv_path or f"dataset:{dataset}")
-    out = Path(tempfile.mkdtemp(prefix="apps-ts-")) / "forecast.png"
+    out = scratch_path(".png")
     plot_forecast(table, results[:4], out, title=Path(csv_path).name if csv_path else dataset, season=season)
     first = results[0]
     rows = [[ds[:19], f, lo, hi, sn, e] for ds, f, lo, hi, sn, e in zip(
