@@ -18,7 +18,9 @@ def _measure(chat, tokens: int, repeat: int = 2) -> tuple[dict, dict]:
     # Fixed length (min_new_tokens, no stop markers): both paths decode the same number of tokens.
     sampling = Sampling(max_new_tokens=tokens, min_new_tokens=tokens, do_sample=False, repetition_penalty=1.0)
     prompt = chat.template.render(PROMPT, chat.tokenizer.eos_token or "")
-    inputs = chat.tokenizer(prompt, return_tensors="pt", add_special_tokens=False).to(chat.model.device)
+    inputs = chat.tokenizer(prompt, return_tensors="pt", add_special_tokens=False, return_token_type_ids=False).to(
+        chat.model.device
+    )
 
     def bare():
         start = time.perf_counter()

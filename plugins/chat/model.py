@@ -300,7 +300,10 @@ def generate(
     sampling = sampling or Sampling()
     tokenizer, template = chat.tokenizer, chat.template
     prompt = template.render(messages, tokenizer.eos_token or "", add_generation_prompt=True)
-    inputs = tokenizer(prompt, return_tensors="pt", add_special_tokens=False).to(chat.model.device)
+    # return_token_type_ids=False: transformers 4.57 tokenizers return them, and generate() refuses them
+    inputs = tokenizer(prompt, return_tensors="pt", add_special_tokens=False, return_token_type_ids=False).to(
+        chat.model.device
+    )
     prompt_len = inputs["input_ids"].shape[1]
     stops = template.stops() if not sampling.min_new_tokens else []
     criteria = StoppingCriteriaList([_StopOnStrings(tokenizer, prompt_len, stops)]) if stops else None
