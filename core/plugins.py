@@ -167,8 +167,11 @@ class Manager:
         self.plugins[name] = PluginInfo(name=name, module=getattr(module, "__name__", repr(module)), version=version,
                                         builtin=False)
         self.pm.register(module, name=name)
-        self.plugins[name].hooks = sorted(caller.name for caller in self.pm.get_hookcallers(module) or [])
+        self.plugins[name].hooks = self._hooks_of(module)
         self._registries.clear()
+
+    def _hooks_of(self, module) -> list[str]:
+        return sorted(caller.name for caller in self.pm.get_hookcallers(module) or [])
 
     def _load_one(self, name, module_name, version, builtin, target) -> None:
         info = PluginInfo(name=name, module=module_name, version=version, builtin=builtin)
@@ -187,7 +190,7 @@ class Manager:
             info.error = self._describe(exc)
             self._report(info, exc)
             return
-        info.hooks = sorted(caller.name for caller in self.pm.get_hookcallers(module) or [])
+        info.hooks = self._hooks_of(module)
 
     @staticmethod
     def _describe(exc: BaseException) -> str:
