@@ -69,6 +69,17 @@ class Recipe:
     }
 
 
+def recipes_in(folder: str | Path) -> list[tuple[str, Path, str]]:
+    """``(name, path, description)`` of every ``*.yaml`` recipe in a plugin's folder, for ``register_recipes``."""
+    import yaml
+
+    found = []
+    for path in sorted(Path(folder).glob("*.yaml")):
+        head = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        found.append((path.stem, path, head.get("description", "") if isinstance(head, dict) else ""))
+    return found
+
+
 def load_recipe(recipe_class: type, path: str | Path | None = None, overrides: list[str] | dict | None = None):
     """Read ``path`` (YAML), apply ``overrides`` (``["key=value", ...]`` or a dict) and validate."""
     import yaml

@@ -21,14 +21,11 @@ def register_apps(register):
 
 @hookimpl
 def register_recipes(register):
-    import yaml
+    from core.recipes import recipes_in
 
     apps = {"tacotron2-commands": "tts"}
-    for path in sorted(RECIPES.glob("*.yaml")):
-        head = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        register(
-            app=apps.get(path.stem, "asr"), name=path.stem, path=path, description=head.get("description", "")
-        )
+    for name, path, description in recipes_in(RECIPES):
+        register(app=apps.get(name, "asr"), name=name, path=path, description=description)
 
 
 def _espeak_corpus(**options):

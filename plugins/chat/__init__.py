@@ -16,11 +16,10 @@ def register_apps(register):
 
 @hookimpl
 def register_recipes(register):
-    import yaml
+    from core.recipes import recipes_in
 
-    for path in sorted(RECIPES.glob("*.yaml")):
-        description = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("description", "")
-        register(app="chat", name=path.stem, path=path, description=description)
+    for name, path, description in recipes_in(RECIPES):
+        register(app="chat", name=name, path=path, description=description)
 
 
 def _zh_instruct(split: str = "train", **_):

@@ -64,11 +64,10 @@ def register_environments(register):
 
 @hookimpl
 def register_recipes(register):
-    import yaml
+    from core.recipes import recipes_in
 
-    for path in sorted((Path(__file__).parent / "recipes").glob("*.yaml")):
-        head = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        register(app="control", name=path.stem, path=path, description=head.get("description", ""))
+    for name, path, description in recipes_in(Path(__file__).parent / "recipes"):
+        register(app="control", name=name, path=path, description=description)
 
 
 @hookimpl
