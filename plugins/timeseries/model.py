@@ -14,26 +14,13 @@ Design, and why:
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from plugins.timeseries.recipe import ModelSettings  # the PatchTST shape, declared once with the recipe
+
 FORECAST_FILE = "forecast.json"  # written beside the weights: what forecasting needs to know
-
-
-@dataclass
-class ModelSettings:
-    context_length: int = 384
-    prediction_length: int = 48
-    patch_length: int = 16
-    patch_stride: int = 8
-    d_model: int = 64
-    num_layers: int = 3
-    num_heads: int = 4
-    ffn_dim: int = 128
-    dropout: float = 0.1
-    distribution: str = "student_t"  # student_t | normal
 
 
 def build_model(settings: ModelSettings):

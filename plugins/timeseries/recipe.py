@@ -14,13 +14,9 @@ SHIPPED = ["co2", "sunspots", "elnino", "elec_equip", "taylor", "msft"]
 
 
 @dataclass
-class TimeseriesRecipe(Recipe):
-    """``model``: empty to pre-train from scratch, ``default`` (the prepared pooled model) or a run
-    directory to fine-tune. ``dataset``: the target of a fine-tune (shipped name or CSV path).
-    ``pool``: the series of a pre-training (shipped names, ``extra:NAME`` package series, CSV paths)."""
+class ModelSettings:
+    """The PatchTST shape (also the recipe's keys of the same names)."""
 
-    pool: list[str] = field(default_factory=list)
-    freq: Union[str, None] = None  # noqa: UP007  (CSV targets: frequency when it cannot be inferred)
     context_length: int = 384
     prediction_length: int = 48
     patch_length: int = 16
@@ -30,7 +26,17 @@ class TimeseriesRecipe(Recipe):
     num_heads: int = 4
     ffn_dim: int = 128
     dropout: float = 0.1
-    distribution: str = "student_t"
+    distribution: str = "student_t"  # student_t | normal
+
+
+@dataclass
+class TimeseriesRecipe(Recipe, ModelSettings):
+    """``model``: empty to pre-train from scratch, ``default`` (the prepared pooled model) or a run
+    directory to fine-tune. ``dataset``: the target of a fine-tune (shipped name or CSV path).
+    ``pool``: the series of a pre-training (shipped names, ``extra:NAME`` package series, CSV paths)."""
+
+    pool: list[str] = field(default_factory=list)
+    freq: Union[str, None] = None  # noqa: UP007  (CSV targets: frequency when it cannot be inferred)
     # Leakage guard: the last n_windows backtest windows of every shipped series stay out of training.
     n_windows: int = 5
     holdout: int = 0  # points per series, before the backtest region, kept for the eval loss (0: last window)
