@@ -1,12 +1,14 @@
 """Soak the web demo: serve repeated requests for a while and report errors and resident-memory growth.
 
-    python benchmarks/soak_demo.py --minutes 30 [--apps vit,timeseries,control] [--json out.json]
+    python benchmarks/soak_demo.py --minutes 30 [--apps vit,timeseries,control,chat,asr,tts] [--json out.json]
 
-Starts `apps demo APPS` on a free port, measures how long until the page answers, then loops over the
-tabs' API endpoints (vit: classify an image, timeseries: forecast a shipped dataset, control: run an expert
-episode) through gradio_client, the same calls the page makes. Every minute it samples the server's RSS
-(process tree). Needs the offline defaults of vit and timeseries (`apps prepare vit timeseries`).
-Goal (trade-show issue): no error responses and RSS growth under 100 MB over 30 minutes.
+Starts `apps demo APPS` on a free port and measures how long until the page answers over HTTP and until it is
+interactive in headless Chromium (its tab buttons shown; skipped without Playwright/chromium). Then it loops
+over the tabs' API endpoints (vit: classify an image, timeseries: forecast a shipped dataset, control: run an
+expert maze episode, chat: a short answer, asr: transcribe an espeak-ng recording, tts: speak a sentence)
+through gradio_client, the same calls the page makes. Every minute it samples the server's RSS (process tree).
+Needs the offline defaults of the apps it calls (`apps prepare vit timeseries chat asr tts`).
+Goals (trade-show issue): interactive within 10 s, no error responses, RSS growth under 100 MB in 30 minutes.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -47,10 +50,37 @@ def digit_image(folder: Path) -> str:
     return str(path)
 
 
+def spoken_command(folder: Path) -> str:
+    path = folder / "command.wav"
+    subprocess.run(["espeak-ng", "-w", str(path), "turn left"], check=True)
+    return str(path)
+
+
+def wait_interactive(url: str, start: float) -> float | None:
+    """Seconds from ``start`` until Chromium shows the page's tab buttons; None without a browser."""
+    chromium = shutil.which("chromium") or "/usr/bin/chromium"
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        return None
+    if not Path(chromium).exists():
+        return None
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=["--headless", "--no-sandbox"])
+        try:
+            page = browser.new_page()
+            page.goto(url)
+            page.get_by_role("tab").first.wait_for(state="visible", timeout=120_000)
+            return time.monotonic() - start
+        finally:
+            browser.close()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=30)
-    parser.add_argument("--apps", default="vit,timeseries,control")
+    parser.add_argument("--apps", default="vit,timeseries,control,chat,asr,tts")
+    parser.add_argument("--no-browser", dest="browser", action="store_false", help="skip the Chromium measurement")
     parser.add_argument("--json", help="write the report here too")
     args = parser.parse_args()
     from gradio_client import Client, handle_file
@@ -71,12 +101,17 @@ def main() -> int:
                     raise SystemExit("the demo did not start") from None
                 time.sleep(0.2)
         ready = time.monotonic() - start
+        interactive = wait_interactive(url, start) if args.browser else None
         client = Client(url, verbose=False)
         folder = Path(tempfile.mkdtemp())
+        image, speech = digit_image(folder), spoken_command(folder)
         calls = {
-            "vit": lambda: client.predict(handle_file(digit_image(folder)), True, api_name="/classify"),
+            "vit": lambda: client.predict(handle_file(image), True, api_name="/classify"),
             "timeseries": lambda: client.predict("co2", None, None, 80, api_name="/forecast"),
             "control": lambda: client.predict("Maze-v0", "expert", 2_000_000 + requests, 100, api_name="/episode"),
+            "chat": lambda: client.predict("你好", [], "default", "", 16, api_name="/chat"),
+            "asr": lambda: client.predict(handle_file(speech), api_name="/transcribe"),
+            "tts": lambda: client.predict("move forward three", api_name="/speak"),
         }
         requests, errors, samples = 0, [], [(0.0, tree_rss(server.pid))]
         deadline, next_sample = start + ready + args.minutes * 60, time.monotonic() + 60
@@ -95,7 +130,8 @@ def main() -> int:
         server.terminate()
         server.wait(timeout=30)
     growth = (samples[-1][1] - samples[1][1] if len(samples) > 2 else samples[-1][1] - samples[0][1]) / 2**20
-    report = {"ready_seconds": round(ready, 1), "minutes": args.minutes, "requests": requests,
+    report = {"ready_seconds": round(ready, 1),
+              "interactive_seconds": None if interactive is None else round(interactive, 1), "minutes": args.minutes, "requests": requests,
               "errors": len(errors), "first_errors": errors[:5],
               "rss_mb": [(m, round(r / 2**20, 1)) for m, r in samples],
               "rss_growth_mb_after_first_minute": round(growth, 1)}

@@ -87,6 +87,6 @@ def build_tab(app) -> None:
         send = gr.Button("Send", variant="primary", elem_id="chat-send")
         clear = gr.Button("Reset")
     handler = friendly(app.name, respond, reset=loaded.clear)
-    send.click(handler, [message, chatbot, model, system, max_new_tokens], [chatbot, message])
+    send.click(handler, [message, chatbot, model, system, max_new_tokens], [chatbot, message], api_name="chat")
     message.submit(handler, [message, chatbot, model, system, max_new_tokens], [chatbot, message])
     clear.click(lambda: ([], ""), None, [chatbot, message])
