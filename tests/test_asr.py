@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -134,17 +135,13 @@ def test_greedy_ctc_and_error_rates():
 
 
 # ---- espeak-ng corpus, tiny model through the engine, CLI ----------------------------------------------
-@pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory):
-    """A tiny espeak-ng corpus and a 1-layer Parakeet trained for a few steps by core.training."""
-    if shutil.which("espeak-ng") is None:
-        pytest.skip("espeak-ng is not installed (apt-get install espeak-ng)")
+def train_tiny_asr(root: Path) -> dict:
+    """A tiny espeak-ng corpus under ``root/home`` and a 1-layer Parakeet trained for a few steps."""
     from core.recipes import load_recipe
     from core.training import run_training
     from plugins.asr_tts.app import AsrApp
     from plugins.asr_tts.recipe import AsrRecipe
 
-    root = tmp_path_factory.mktemp("asr")
     saved = {k: os.environ.get(k) for k in ("APPS_HOME", "HF_HUB_OFFLINE")}
     os.environ.update(APPS_HOME=str(root / "home"), HF_HUB_OFFLINE="1")
     try:
@@ -168,17 +165,20 @@ def tiny_run(tmp_path_factory):
             },
         )
         run_dir = run_training(AsrApp(), recipe, run_dir=root / "run", recipe_name="tiny")
-        yield {
-            "run": run_dir,
-            "home": root / "home",
-            "corpus": root / "home" / "data" / "asr" / "espeak-commands",
-        }
+        return {"run": run_dir, "home": root / "home", "corpus": root / "home" / "data" / "asr" / "espeak-commands"}
     finally:
         for key, value in saved.items():
             if value is None:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng is not installed (apt-get install espeak-ng)")
+    return train_tiny_asr(tmp_path_factory.mktemp("asr"))
 
 
 @needs_espeak

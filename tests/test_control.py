@@ -254,6 +254,27 @@ def test_tiny_policy_trains_through_the_engine_and_plays(tmp_path, env_id, polic
     assert summary["episodes"] == 2 and np.isfinite(summary["mean_return"])
 
 
+def test_dagger_adds_expert_labelled_policy_states(tmp_path):
+    from core.training import run_training
+    from plugins.control.app import ControlApp
+    from plugins.control.dataset import read_dataset
+    from plugins.control.envs import make_env
+    from plugins.control.experts import expert_for
+
+    recipe = tiny_recipe(env="Maze-v0", episodes=6, dagger_rounds=1, dagger_episodes=3)
+    run_dir = run_training(ControlApp(), recipe, run_dir=tmp_path / "run", recipe_name="tiny")
+    rounds = sorted((run_dir / "dagger").iterdir())
+    assert [r.name for r in rounds] == ["step-3"]  # max_steps 6, one round: halfway
+    recorded = read_dataset(rounds[0]).episodes
+    assert len(recorded) == 3
+    env = make_env("Maze-v0")
+    for episode in recorded:  # seeds after the expert's 6; the first label is the expert's move
+        assert episode.extra["seed"] >= 6
+        obs, _ = env.reset(seed=episode.extra["seed"])
+        assert np.allclose(episode.observations[0], obs)
+        assert episode.actions[0] == expert_for("Maze-v0", env)(obs)
+
+
 def test_policy_for_another_space_is_refused(tmp_path):
     from core.training import run_training
     from plugins.control.app import ControlApp

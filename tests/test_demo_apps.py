@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import time
+import urllib.request
 from pathlib import Path
 
 from tests.browser import browser_page, demo_server, needs_chromium, screenshot
@@ -129,3 +131,45 @@ def test_speech_tab_input_is_checked_and_converted(monkeypatch):
     wave = app.waves[0]
     assert wave.ndim == 1 and len(wave) == 8000 and abs(float(wave.mean()) - 0.5) < 0.01
     assert app.emitted["text"] == "stop"
+
+
+@needs_chromium
+def test_speech_and_control_tabs_in_the_browser(tmp_path):
+    """asr: an uploaded recording -> transcript; tts: text -> playable audio; control: an episode animation."""
+    import numpy as np
+    import pytest
+    import soundfile as sf
+
+    from tests.test_asr import train_tiny_asr
+
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng is not installed (make system-deps)")
+    _install_default("asr", train_tiny_asr(tmp_path / "asr")["run"])
+    quiet = tmp_path / "quiet.wav"
+    sf.write(quiet, np.zeros(16000, np.float32), 16000)  # silence: a known answer from any model
+    with demo_server("asr", "tts", "control", env={"APPS_HOME": os.environ["APPS_HOME"]}) as (url, _), \
+            browser_page() as page:
+        page.goto(url)
+        page.get_by_role("tab", name="asr").click()
+        page.locator("#asr-audio").get_by_label("Upload file").click()
+        page.locator("#asr-audio input[type=file]").set_input_files(str(quiet))
+        page.locator("#asr-run").click()
+        page.wait_for_function("() => document.querySelector('#asr-text textarea').value.includes('no speech')")
+        screenshot(page, "demo-asr")
+
+        page.get_by_role("tab", name="tts").click()
+        page.locator("#tts-text textarea").fill("move forward three")
+        page.locator("#tts-run").click()
+        download = page.locator("#tts-audio a[download]").first
+        download.wait_for(state="attached")
+        with urllib.request.urlopen(download.get_attribute("href")) as response:  # the file the player plays
+            wave, rate = sf.read(io.BytesIO(response.read()))
+        assert len(wave) / rate > 0.5 and np.abs(wave).max() > 0.05
+        screenshot(page, "demo-tts")
+
+        page.get_by_role("tab", name="control").click()
+        page.get_by_label("expert").check()
+        page.locator("#control-run").click()
+        page.locator("#control-video img").wait_for()
+        page.locator("#control-result").get_by_text("success").first.wait_for()
+        screenshot(page, "demo-control")

@@ -165,6 +165,31 @@ def test_forecaster_shapes_intervals_and_recursion(tiny_run):
     assert (out["q0.1"] <= out["point"] + 1e-6).all() and (out["point"] <= out["q0.9"] + 1e-6).all()
 
 
+def test_synthetic_series_are_deterministic_and_varied():
+    from plugins.timeseries.synthetic import synthetic_series
+
+    first, again = synthetic_series(30, seed=3), synthetic_series(30, seed=3)
+    assert all(np.array_equal(a, b) for a, b in zip(first, again, strict=True))
+    assert not np.array_equal(first[0], synthetic_series(1, seed=4)[0])
+    assert all(160 <= len(s) <= 1200 and s.dtype == np.float32 and np.isfinite(s).all() for s in first)
+    assert len({round(float(np.std(np.diff(s)) / (np.std(s) + 1e-9)), 1) for s in first}) > 3  # not one shape
+
+
+def test_finetune_selects_best_step_on_holdout(tiny_run, tmp_path):
+    from core.plugins import get_manager
+    from core.recipes import load_recipe
+    from core.training import run_training
+    from plugins.timeseries.app import TimeseriesApp
+
+    path = get_manager().recipe_path("timeseries", "patchtst-finetune")
+    overrides = [f"model={tiny_run}", "dataset=elec_equip", "holdout=2", "select_steps=2", "max_steps=5"]
+    recipe = load_recipe(TimeseriesApp.recipe_class, path, [*overrides, "batch_size=8", "early_stopping_patience=null"])
+    run = run_training(TimeseriesApp(), recipe, run_dir=tmp_path / "ft")
+    selection = json.loads((run / "forecast.json").read_text())["selection"]
+    assert [step for step, _ in selection["checks"]] == [0, 2, 4, 5]  # before training, every 2, the end
+    assert selection["best_error"] == min(error for _, error in selection["checks"])
+
+
 def invoke(*args):
     return CliRunner().invoke(cli, list(map(str, args)), catch_exceptions=False)
 

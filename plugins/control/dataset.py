@@ -323,7 +323,7 @@ def record_episodes(env_id: str, episodes: int, seed: int = 0, noise: float = 0.
 
     env = make_env(env_id)
     expert = expert_for(env_id, env)
-    obs_space, act_space = describe_space(env.observation_space), describe_space(env.action_space)
+    act_space = describe_space(env.action_space)
     rng = np.random.default_rng(seed + 7919)
     recorded = []
     bar = _progress(episodes, f"collect {env_id}", progress)
@@ -361,12 +361,19 @@ def record_episodes(env_id: str, episodes: int, seed: int = 0, noise: float = 0.
         )
         bar.update(1)
     bar.close()
+    info = dataset_info(env_id, env, expert="scripted", noise=noise, seed=seed)
     env.close()
-    info = {
+    return recorded, info
+
+
+def dataset_info(env_id: str, env, **fields) -> dict:
+    """The ``meta/info.json`` fields of a recording in ``env`` (its spaces, features and frame rate)."""
+    from plugins.control.envs import describe_space
+
+    obs_space, act_space = describe_space(env.observation_space), describe_space(env.action_space)
+    return {
         "env": env_id,
-        "expert": "scripted",
-        "noise": noise,
-        "seed": seed,
+        **fields,
         "fps": float(env.metadata.get("render_fps") or 30),
         "observation_space": obs_space,
         "action_space": act_space,
@@ -377,7 +384,6 @@ def record_episodes(env_id: str, episodes: int, seed: int = 0, noise: float = 0.
             else {"dtype": "float32", "shape": act_space["shape"]},
         },
     }
-    return recorded, info
 
 
 def _perturb(action, space, desc, noise, rng):

@@ -29,6 +29,8 @@ class ControlRecipe(Recipe):
     state_encoder: str = (
         "linear"  # linear | mlp (two layers; better for maze views), Decision Transformer only
     )
+    dagger_rounds: int = 0  # > 0: DAgger rounds during training (the expert labels the policy's own states)
+    dagger_episodes: int = 500  # episodes the policy plays per DAgger round
     eval_fraction: float = 0.05  # share of episodes held out for eval_loss
     torch_threads: int = 0  # > 0: torch.set_num_threads (tiny policies train fastest on 1-2 threads)
 

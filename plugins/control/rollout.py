@@ -36,10 +36,20 @@ def check_compatible(control: dict, env_id: str, env, where: str) -> None:
 
 
 def run_episodes(
-    env_id: str, episodes: int, seed: int, policy=None, batch: int = 50, progress: bool = False
+    env_id: str,
+    episodes: int,
+    seed: int,
+    policy=None,
+    batch: int = 50,
+    progress: bool = False,
+    record: list | None = None,
 ) -> list[dict]:
     """Play ``episodes`` episodes (reset seeds ``seed``, ``seed + 1`` ...) with the policy model, or with the
     expert when ``policy`` is None. Environments advance in lockstep so the policy acts for all at once.
+
+    ``record``: a list that receives one :class:`Episode` per episode holding the states the policy visited
+    labelled with the expert's action in each (DAgger's data: how the expert recovers from the policy's own
+    mistakes).
 
     Returns one dict per episode: return, length, success, and for mazes shortest and path_ratio.
     """
@@ -63,18 +73,28 @@ def run_episodes(
         )
         observations, infos = list(observations), list(infos)
         runner = PolicyRunner(policy, count) if policy is not None else None
-        experts = [expert_for(env_id, env) for env in envs] if policy is None else None
+        experts = [expert_for(env_id, env) for env in envs] if policy is None or record is not None else None
         totals, lengths, active = [0.0] * count, [0] * count, [True] * count
         finals: list[dict] = [{} for _ in range(count)]
+        trace = [([], [], []) for _ in range(count)]  # observations, expert actions, rewards
         while any(active):
+            labels = (
+                [experts[i](observations[i]) if active[i] else None for i in range(count)]
+                if experts
+                else None
+            )
             if runner is not None:
                 actions = runner.act(observations, active, [action_mask(env) for env in envs])
             else:
-                actions = [experts[i](observations[i]) if active[i] else None for i in range(count)]
+                actions = labels
             for i, env in enumerate(envs):
                 if not active[i]:
                     continue
+                if record is not None:
+                    trace[i][0].append(np.asarray(observations[i], dtype=np.float32).ravel())
+                    trace[i][1].append(labels[i])
                 obs, reward, terminated, truncated, info = env.step(actions[i])
+                trace[i][2].append(reward)
                 if runner is not None:
                     runner.observe(i, actions[i], reward)
                 observations[i] = obs
@@ -86,9 +106,30 @@ def run_episodes(
                     bar.update(1)
         for i, env in enumerate(envs):
             results.append(_episode_result(env_id, totals[i], lengths[i], finals[i], infos[i]))
+            if record is not None:
+                record.append(_labelled_episode(trace[i], results[-1], finals[i], seed + first + i))
             env.close()
     bar.close()
     return results
+
+
+def _labelled_episode(trace, result: dict, final: dict, seed: int):
+    from plugins.control.dataset import Episode
+
+    observations, labels, rewards = trace
+    if isinstance(labels[0], (int, np.integer)):  # a discrete action space
+        actions = np.asarray(labels, dtype=np.int64)
+    else:
+        actions = np.asarray(labels, dtype=np.float32).reshape(len(labels), -1)
+    extra = {"seed": seed, **({"shortest": result["shortest"]} if "shortest" in result else {})}
+    return Episode(
+        np.stack(observations),
+        actions,
+        np.asarray(rewards, dtype=np.float32),
+        bool(result["success"]),
+        bool(final.get("truncated")),
+        extra,
+    )
 
 
 def action_mask(env):

@@ -86,19 +86,23 @@ class WindowDataset(torch.utils.data.Dataset):
     """Every step of every episode as the last step of a ``context``-long window (left-padded)."""
 
     def __init__(self, episodes, control: dict, kind: str):
-        self.kind, self.k = kind, control["context_length"]
+        self.kind, self.k, self.control = kind, control["context_length"], control
+        self.discrete = control["discrete"]
+        self.states, self.actions, self.labels, self.returns, self.index = [], [], [], [], []
+        self.extend(episodes)
+
+    def extend(self, episodes) -> None:
+        """Add episodes (DAgger adds the expert-labelled states its policy visited while training)."""
+        control = self.control
         mean = np.asarray(control["state_mean"], np.float32)
         std = np.asarray(control["state_std"], np.float32)
-        scale = control["return_scale"]
-        self.states, self.actions, self.labels, self.returns = [], [], [], []
         for episode in episodes:
+            self.index += [(len(self.states), t) for t in range(episode.length)]
             self.states.append((episode.observations - mean) / std)
             self.actions.append(np.stack([encode_action(a, control) for a in episode.actions]))
-            self.labels.append(episode.actions.astype(np.int64) if control["discrete"] else self.actions[-1])
+            self.labels.append(episode.actions.astype(np.int64) if self.discrete else self.actions[-1])
             rewards = episode.rewards.astype(np.float64)
-            self.returns.append((np.cumsum(rewards[::-1])[::-1] / scale).astype(np.float32))
-        self.index = [(e, t) for e, episode in enumerate(episodes) for t in range(episode.length)]
-        self.discrete = control["discrete"]
+            self.returns.append((np.cumsum(rewards[::-1])[::-1] / control["return_scale"]).astype(np.float32))
 
     def __len__(self):
         return len(self.index)
@@ -127,6 +131,66 @@ class WindowDataset(torch.utils.data.Dataset):
             steps[k - n :] = np.arange(start, t + 1)
             item.update(actions=actions, returns_to_go=returns, timesteps=steps)
         return {name: torch.from_numpy(value) for name, value in item.items()}
+
+
+class DaggerCallback:
+    """DAgger (Ross et al., 2011) inside one training run: at ``rounds`` evenly spaced steps the policy being
+    trained plays ``episodes`` new training episodes; the states it visits, labelled with the expert's
+    action, join the training data, so the policy learns to recover from its own mistakes.
+
+    Each round is saved as ``dagger/step-N`` (the dataset format) in the run directory, and a resumed run
+    reloads the rounds up to its checkpoint instead of losing them.
+    """
+
+    def __init__(self, recipe, dataset: WindowDataset):
+        self.recipe, self.dataset = recipe, dataset
+        every = recipe.max_steps // (recipe.dagger_rounds + 1)
+        self.steps = [every * (r + 1) for r in range(recipe.dagger_rounds)]
+
+    def callback(self):
+        from transformers import TrainerCallback
+
+        owner = self
+
+        class Callback(TrainerCallback):
+            def on_train_begin(self, args, state, control, **kwargs):
+                for step in owner.steps:
+                    folder = Path(args.output_dir) / "dagger" / f"step-{step}"
+                    if step <= state.global_step and (folder / "meta" / "info.json").is_file():
+                        owner.dataset.extend(read_dataset(folder).episodes)
+
+            def on_step_end(self, args, state, control, model=None, **kwargs):
+                if state.global_step in owner.steps:
+                    owner.run_round(model, Path(args.output_dir), state.global_step)
+
+        return Callback()
+
+    def run_round(self, model, run_dir: Path, step: int) -> None:
+        from plugins.control.dataset import dataset_info
+        from plugins.control.envs import make_env
+        from plugins.control.rollout import run_episodes, summarize
+
+        recipe, round_number = self.recipe, self.steps.index(step)
+        seed = recipe.collect_seed + recipe.episodes + round_number * recipe.dagger_episodes
+        episodes: list = []
+        model.eval()
+        try:
+            rows = run_episodes(recipe.env, recipe.dagger_episodes, seed, policy=model, record=episodes)
+        finally:
+            model.train()
+        env = make_env(recipe.env)
+        info = dataset_info(
+            recipe.env, env, expert="scripted", policy=f"dagger round at step {step}", seed=seed
+        )
+        env.close()
+        write_dataset(run_dir / "dagger" / f"step-{step}", episodes, info, overwrite=True)
+        self.dataset.extend(episodes)
+        summary = summarize(rows)
+        print(
+            f"dagger step {step}: {len(episodes)} episodes, policy success {summary['success_rate']}, "
+            f"{len(self.dataset)} training windows",
+            flush=True,
+        )
 
 
 def collate(items: list[dict]) -> dict:
@@ -166,12 +230,16 @@ def training_parts(recipe):
         control["max_ep_len"],
     )
 
+    train_dataset = WindowDataset(train_eps, control, recipe.policy)
+    callbacks = [DaggerCallback(recipe, train_dataset).callback()] if recipe.dagger_rounds > 0 else []
+
     def save(run_dir: Path):
         (Path(run_dir) / "control.json").write_text(json.dumps(control, indent=2))
 
     return TrainingParts(
         model=model,
-        train_dataset=WindowDataset(train_eps, control, recipe.policy),
+        train_dataset=train_dataset,
+        callbacks=callbacks,
         eval_dataset=WindowDataset(eval_eps, control, recipe.policy) if eval_eps else None,
         data_collator=collate,
         save=save,

@@ -39,10 +39,15 @@ class TimeseriesRecipe(Recipe, ModelSettings):
     freq: Union[str, None] = None  # noqa: UP007  (CSV targets: frequency when it cannot be inferred)
     # Leakage guard: the last n_windows backtest windows of every shipped series stay out of training.
     n_windows: int = 5
-    holdout: int = 0  # points per series, before the backtest region, kept for the eval loss (0: last window)
+    # Model selection (selection.py): the last `holdout` windows of each series' horizon, before the backtest
+    # region, stay out of training; every `select_steps` steps the best-forecasting weights are kept.
+    holdout: int = 0
+    select_steps: int = 10
     min_history: int = 32  # least real context a training window keeps (the rest is masked padding)
     train_stride: int = 1
     min_windows: int = 0  # repeat the windows of short series up to this many (balances the pool)
+    synthetic: int = 0  # generated series added to a pre-training pool (synthetic.py), seeded by `seed`
+    synthetic_share: float = 0.5  # fraction of the training windows cut from the synthetic series
 
     CHOICES: ClassVar[dict[str, tuple[str, ...]]] = {
         **Recipe.CHOICES,

@@ -17,6 +17,7 @@ from core.errors import AppsError
 from plugins.timeseries import data as tsdata
 from plugins.timeseries.backtest import window_origins
 from plugins.timeseries.model import FORECAST_FILE, ModelSettings, WindowDataset, build_model
+from plugins.timeseries.selection import BestOnHoldout, holdout_windows
 
 # Further series from the same wheels, for the pre-training pool only (not evaluated, so not cut).
 EXTRAS = ("airpassengers", "ausbeer", "austres", "heartrate", "lynx", "wineind", "woolyrnq")
@@ -87,21 +88,28 @@ def training_parts(app, recipe):
         raise AppsError(
             "the recipe names no series", hint="set pool: [co2, ...] or dataset: co2 (or a CSV path)"
         )
-    train_series, eval_series, cutoffs = [], [], {}
+    train_series, eval_series, held_out, cutoffs = [], [], [], {}
     for name in names:
         for uid, values, cutoff, horizon in load_series(name, recipe.freq, None, recipe.n_windows):
             seen = values[:cutoff]
-            if len(seen) < recipe.min_history + settings.prediction_length:
+            kept = recipe.holdout * (horizon or settings.prediction_length)
+            needed = recipe.min_history + settings.prediction_length + kept
+            if len(seen) < needed:
                 raise AppsError(
                     f"series '{uid}' has {len(seen)} points before its backtest windows; training needs at least "
-                    f"{recipe.min_history + settings.prediction_length} (min_history + prediction_length)"
+                    f"{needed} (min_history + prediction_length + holdout windows)"
                 )
-            train_series.append(seen[: len(seen) - recipe.holdout] if recipe.holdout else seen)
+            if recipe.holdout:
+                held_out += holdout_windows(seen, horizon or settings.prediction_length, recipe.holdout)
+            train_series.append(seen[: len(seen) - kept])
             eval_series.append(seen)
             cutoffs[uid] = {"train_points": int(cutoff), "length": int(len(values)), "horizon": horizon}
     train = WindowDataset(train_series, settings, recipe.min_history, recipe.train_stride, recipe.min_windows)
+    if recipe.synthetic:
+        train = _with_synthetic(train, recipe, settings)
     evaluation = WindowDataset(eval_series, settings, recipe.min_history, stride=12, last_only=4)
 
+    selector = BestOnHoldout(held_out, recipe.select_steps) if held_out else None
     info = {
         "settings": asdict(settings),
         "series": cutoffs,
@@ -113,7 +121,8 @@ def training_parts(app, recipe):
     def save(run_dir: Path) -> None:
         from core.rundir import atomic_write_json
 
-        atomic_write_json(Path(run_dir) / FORECAST_FILE, info)
+        selected = {"selection": selector.summary()} if selector else {}
+        atomic_write_json(Path(run_dir) / FORECAST_FILE, {**info, **selected})
 
     return TrainingParts(
         model=model,
@@ -121,6 +130,7 @@ def training_parts(app, recipe):
         eval_dataset=evaluation,
         data_collator=_collate,
         save=save,
+        callbacks=[selector] if selector else [],
         trainable_modules=["head"],
         label_names=["future_values"],  # so the Trainer reports eval_loss (PatchTST has no 'labels' arg)
         metadata={
@@ -131,6 +141,21 @@ def training_parts(app, recipe):
             "prediction_length": settings.prediction_length,
         },
     )
+
+
+def _with_synthetic(real: WindowDataset, recipe, settings: ModelSettings):
+    """The real windows plus windows of ``recipe.synthetic`` generated series, strided so that they make
+    up about ``synthetic_share`` of the whole (the real series are not drowned however many are made)."""
+    from torch.utils.data import ConcatDataset
+
+    from plugins.timeseries.synthetic import synthetic_series
+
+    generated = synthetic_series(recipe.synthetic, seed=recipe.seed)
+    available = sum(max(len(s) - settings.prediction_length - recipe.min_history, 1) for s in generated)
+    share = min(max(recipe.synthetic_share, 0.0), 0.95)
+    wanted = max(len(real) * share / (1 - share), 1)
+    stride = max(1, round(available / wanted))
+    return ConcatDataset([real, WindowDataset(generated, settings, recipe.min_history, stride)])
 
 
 def _collate(items):
