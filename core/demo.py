@@ -7,6 +7,7 @@ large type; an app whose tab fails to build shows a friendly message instead, an
 
 from __future__ import annotations
 
+import ctypes
 import os
 import sys
 import tempfile
@@ -60,6 +61,8 @@ def friendly(app_name: str, function: Callable, reset: Callable | None = None) -
                 yield from function(*args, **kwargs)
             except Exception as exc:
                 raise recover(exc) from None
+            finally:
+                return_freed_memory()
 
     else:
 
@@ -69,8 +72,26 @@ def friendly(app_name: str, function: Callable, reset: Callable | None = None) -
                 return function(*args, **kwargs)
             except Exception as exc:
                 raise recover(exc) from None
+            finally:
+                return_freed_memory()
 
     return guarded
+
+
+_last_trim = [0.0]
+
+
+def return_freed_memory(every: float = 10.0) -> None:
+    """Give freed heap pages back to the OS, at most every ``every`` seconds. glibc keeps them in per-thread
+    arenas, so a server whose handlers run on many worker threads creeps up in RSS all day otherwise."""
+    now = time.monotonic()
+    if now - _last_trim[0] < every:
+        return
+    _last_trim[0] = now
+    try:
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc (macOS, musl): nothing to do
+        pass
 
 
 def scratch_path(suffix: str, keep_seconds: float = 600) -> Path:

@@ -95,3 +95,14 @@ def test_rows_with_item_costs_get_limit_fractions_and_jetson_projections(monkeyp
     assert vit["agx-orin-64gb (proj.)"] == round(42.5e3 / 2.5 * 0.5, 1)
     assert decode["orin-nano-8gb (proj.)"] == round(68 / 0.5 * 0.2, 1)
     assert "limit_fraction" not in plain
+
+
+def test_decode_bytes_per_token_skip_the_input_embedding():
+    from transformers import PhiConfig, PhiForCausalLM
+
+    from plugins.chat.bench import weight_gbytes
+
+    config = PhiConfig(vocab_size=100, hidden_size=16, intermediate_size=32, num_hidden_layers=1, num_attention_heads=2)
+    model = PhiForCausalLM(config)
+    total = sum(p.numel() for p in model.parameters()) * 4
+    assert weight_gbytes(model) * 1e9 == pytest.approx(total - 100 * 16 * 4)  # one embedding row per token

@@ -63,8 +63,14 @@ def _measure(chat, tokens: int, repeat: int = 2) -> tuple[dict, dict]:
 
 
 def weight_gbytes(model) -> float:
-    """Bytes of weights a decode step reads (every parameter once per generated token), in GB."""
-    return sum(p.numel() * p.element_size() for p in model.parameters()) / 1e9
+    """Bytes of weights a decode step reads, in GB: every parameter once per generated token, except the
+    input embedding table, of which a step reads one row (unless it is tied to the output layer)."""
+    total = sum(p.numel() * p.element_size() for p in model.parameters())
+    embedding = model.get_input_embeddings().weight
+    output = model.get_output_embeddings()
+    if output is None or output.weight.data_ptr() != embedding.data_ptr():
+        total -= embedding.numel() * embedding.element_size()
+    return total / 1e9
 
 
 def _rows(label: str, gbytes: float, bare: dict, stream: dict) -> list[dict]:

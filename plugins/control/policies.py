@@ -51,17 +51,20 @@ def action_loss(preds, labels, mask, discrete: bool):
 class DTPolicy(DecisionTransformerModel):
     """Decision Transformer with the action loss of its action space.
 
-    ``config.control["state_encoder"] == "mlp"`` swaps the linear state embedding for a two-layer MLP,
-    which extracts spatial features from a maze view far better than one linear map.
+    ``config.control["state_encoder"]`` swaps the linear state embedding: ``mlp`` for a two-layer MLP,
+    ``cnn`` for :class:`GridEncoder` (observations that start with a square grid, such as maze views).
     """
 
     def __init__(self, config):
         super().__init__(config)
-        if getattr(config, "control", {}).get("state_encoder") == "mlp":
+        encoder = getattr(config, "control", {}).get("state_encoder")
+        if encoder == "mlp":
             width = 4 * config.hidden_size
             self.embed_state = nn.Sequential(
                 nn.Linear(config.state_dim, width), nn.GELU(), nn.Linear(width, config.hidden_size)
             )
+        elif encoder == "cnn":
+            self.embed_state = GridEncoder(config.state_dim, config.hidden_size)
 
     def forward(
         self,
@@ -86,6 +89,32 @@ class DTPolicy(DecisionTransformerModel):
         if labels is not None:
             loss = action_loss(preds, labels, attention_mask, self.config.control["discrete"])
         return PolicyOutput(loss=loss, action_preds=preds)
+
+
+class GridEncoder(nn.Module):
+    """State embedding for observations made of a square grid (the first ``side * side`` features, ``side``
+    the largest that fits) followed by other features: two 3x3 convolutions see walls and corridors the
+    same way wherever they are in the view, which a dense layer must learn position by position."""
+
+    def __init__(self, state_dim: int, hidden_size: int, channels: int = 32):
+        super().__init__()
+        self.side = int(np.sqrt(state_dim))
+        self.extra = state_dim - self.side * self.side
+        self.conv = nn.Sequential(
+            nn.Conv2d(1, channels, 3, padding=1), nn.GELU(), nn.Conv2d(channels, channels, 3, padding=1), nn.GELU()
+        )
+        self.project = nn.Sequential(
+            nn.Linear(channels * self.side * self.side + self.extra, 2 * hidden_size),
+            nn.GELU(),
+            nn.Linear(2 * hidden_size, hidden_size),
+        )
+
+    def forward(self, states):
+        leading = states.shape[:-1]
+        flat = states.reshape(-1, states.shape[-1])
+        grid = flat[:, : self.side * self.side].reshape(-1, 1, self.side, self.side)
+        features = torch.cat([self.conv(grid).flatten(1), flat[:, self.side * self.side :]], dim=1)
+        return self.project(features).reshape(*leading, -1)
 
 
 class BCPolicyConfig(PretrainedConfig):

@@ -27,7 +27,7 @@ class ControlRecipe(Recipe):
     n_head: int = 2
     dropout: float = 0.1
     state_encoder: str = (
-        "linear"  # linear | mlp (two layers; better for maze views), Decision Transformer only
+        "linear"  # linear | mlp (two layers) | cnn (grid observations: maze views); Decision Transformer only
     )
     dagger_rounds: int = 0  # > 0: DAgger rounds during training (the expert labels the policy's own states)
     dagger_episodes: int = 500  # episodes the policy plays per DAgger round
@@ -37,5 +37,5 @@ class ControlRecipe(Recipe):
     CHOICES: typing.ClassVar[dict[str, tuple[str, ...]]] = {
         **Recipe.CHOICES,
         "policy": ("dt", "bc"),
-        "state_encoder": ("linear", "mlp"),
+        "state_encoder": ("linear", "mlp", "cnn"),
     }

@@ -68,6 +68,7 @@ def training_parts(app, recipe):
                 hint="run 'apps prepare timeseries' for the pooled default, or give a run directory",
             )
         model = PatchTSTForPrediction.from_pretrained(str(path))
+        _keep_norm_statistics(model)
         base = str(path)
         config = model.config
         settings = ModelSettings(
@@ -141,6 +142,16 @@ def training_parts(app, recipe):
             "prediction_length": settings.prediction_length,
         },
     )
+
+
+def _keep_norm_statistics(model) -> None:
+    """Freeze the batch-norm running statistics of a pre-trained model: batches of one target series
+    would otherwise replace the pool's statistics within a few steps and shift every forecast."""
+    import torch
+
+    for module in model.modules():
+        if isinstance(module, torch.nn.BatchNorm1d):
+            module.momentum = 0.0
 
 
 def _with_synthetic(real: WindowDataset, recipe, settings: ModelSettings):
