@@ -106,3 +106,11 @@ def test_decode_bytes_per_token_skip_the_input_embedding():
     model = PhiForCausalLM(config)
     total = sum(p.numel() for p in model.parameters()) * 4
     assert weight_gbytes(model) * 1e9 == pytest.approx(total - 100 * 16 * 4)  # one embedding row per token
+
+
+def test_phi15_rows_are_planned_by_memory_and_native_precisions():
+    from plugins.chat.bench import phi15_plan
+
+    assert phi15_plan(False, "auto") == []
+    assert phi15_plan(True, "fp32, bf16") == ["fp32", "bf16"]
+    assert phi15_plan(True, "auto")[0] == "fp32"

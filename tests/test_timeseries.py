@@ -183,7 +183,7 @@ def test_finetune_selects_best_step_on_holdout(tiny_run, tmp_path):
 
     path = get_manager().recipe_path("timeseries", "patchtst-finetune")
     overrides = [f"model={tiny_run}", "dataset=elec_equip", "holdout=2", "select_steps=2", "max_steps=5"]
-    recipe = load_recipe(TimeseriesApp.recipe_class, path, [*overrides, "batch_size=8", "early_stopping_patience=null"])
+    recipe = load_recipe(TimeseriesApp.recipe_class, path, [*overrides, "batch_size=8"])
     run = run_training(TimeseriesApp(), recipe, run_dir=tmp_path / "ft")
     selection = json.loads((run / "forecast.json").read_text())["selection"]
     assert [step for step, _ in selection["checks"]] == [0, 2, 4, 5]  # before training, every 2, the end

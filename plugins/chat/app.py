@@ -142,11 +142,16 @@ class ChatApp(App):
                     help="Model for the decode-speed rows (default: the offline default model).",
                 ),
                 click.Option(
-                    ["--phi15-random"],
-                    is_flag=True,
-                    help="Also measure the full Phi-1.5 architecture with random weights (needs ~6 GB).",
+                    ["--phi15-random/--no-phi15-random"],
+                    default=None,
+                    help="Also measure the full Phi-1.5 architecture with random weights (fp32 needs ~6 GB; "
+                    "default: when 8 GB of memory are free).",
                 ),
-                click.Option(["--phi15-dtypes"], default="fp32,bf16", help="Precisions for --phi15-random."),
+                click.Option(
+                    ["--phi15-dtypes"],
+                    default="auto",
+                    help="Precisions for the Phi-1.5 rows (auto: fp32, plus bf16 where it runs natively).",
+                ),
                 click.Option(["--tokens"], type=int, default=64, help="Tokens to generate per measurement."),
             ]
         return []
@@ -249,11 +254,10 @@ class ChatApp(App):
         self.load(model, device, precision, adapter, template)
         serve(self, host=host, port=port, max_new_tokens=max_new_tokens)
 
-    def benchmark(self, model=None, phi15_random=False, phi15_dtypes="fp32,bf16", tokens=64, **_):
-        from plugins.chat.bench import decode_benchmark
+    def benchmark(self, model=None, phi15_random=None, phi15_dtypes="auto", tokens=64, **_):
+        from plugins.chat.bench import decode_benchmark, phi15_plan
 
-        dtypes = [d.strip() for d in phi15_dtypes.split(",") if d.strip()] if phi15_random else []
-        return decode_benchmark(model, phi15_dtypes=dtypes, tokens=tokens)
+        return decode_benchmark(model, phi15_dtypes=phi15_plan(phi15_random, phi15_dtypes), tokens=tokens)
 
     def demo(self):
         from plugins.chat.demo import build_tab

@@ -98,6 +98,25 @@ def _rows(label: str, gbytes: float, bare: dict, stream: dict) -> list[dict]:
     ]
 
 
+def phi15_plan(wanted: bool | None, dtypes: str) -> list[str]:
+    """Precisions to measure the Phi-1.5 architecture in: none unless wanted (``None``: when 8 GB of memory
+    are free); ``auto``: fp32, plus bf16 on a GPU or a CPU that runs it natively (emulated bf16 on a CPU
+    without it is ~100x slower than fp32 and says nothing about the board)."""
+    import psutil
+
+    from core.device import cpu_has_bf16
+
+    if wanted is None:
+        wanted = psutil.virtual_memory().available > 8e9
+    if not wanted:
+        return []
+    if dtypes != "auto":
+        return [d.strip() for d in dtypes.split(",") if d.strip()]
+    import torch
+
+    return ["fp32", "bf16"] if torch.cuda.is_available() or cpu_has_bf16() else ["fp32"]
+
+
 def decode_benchmark(model=None, phi15_dtypes: list[str] | None = None, tokens: int = 64) -> list[dict]:
     from plugins.chat.model import load_chat_model
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from transformers import TrainerCallback
 
 from core.errors import AppsError
 from plugins.control.dataset import EpisodeDataset, read_dataset, record_episodes, write_dataset
@@ -133,37 +134,29 @@ class WindowDataset(torch.utils.data.Dataset):
         return {name: torch.from_numpy(value) for name, value in item.items()}
 
 
-class DaggerCallback:
-    """DAgger (Ross et al., 2011) inside one training run: at ``rounds`` evenly spaced steps the policy being
-    trained plays ``episodes`` new training episodes; the states it visits, labelled with the expert's
-    action, join the training data, so the policy learns to recover from its own mistakes.
+class DaggerCallback(TrainerCallback):
+    """DAgger (Ross et al., 2011) inside one training run: at ``dagger_rounds`` evenly spaced steps the policy
+    being trained plays ``dagger_episodes`` new training episodes; the states it visits, labelled with the
+    expert's action, join the training data, so the policy learns to recover from its own mistakes.
 
     Each round is saved as ``dagger/step-N`` (the dataset format) in the run directory, and a resumed run
     reloads the rounds up to its checkpoint instead of losing them.
     """
 
     def __init__(self, recipe, dataset: WindowDataset):
-        self.recipe, self.dataset = recipe, dataset
-        every = recipe.max_steps // (recipe.dagger_rounds + 1)
-        self.steps = [every * (r + 1) for r in range(recipe.dagger_rounds)]
+        self.recipe, self.dataset, self.steps = recipe, dataset, []
 
-    def callback(self):
-        from transformers import TrainerCallback
+    def on_train_begin(self, args, state, control, **kwargs):
+        every = state.max_steps // (self.recipe.dagger_rounds + 1)
+        self.steps = [every * (r + 1) for r in range(self.recipe.dagger_rounds)]
+        for step in self.steps:
+            folder = Path(args.output_dir) / "dagger" / f"step-{step}"
+            if step <= state.global_step and (folder / "meta" / "info.json").is_file():
+                self.dataset.extend(read_dataset(folder).episodes)
 
-        owner = self
-
-        class Callback(TrainerCallback):
-            def on_train_begin(self, args, state, control, **kwargs):
-                for step in owner.steps:
-                    folder = Path(args.output_dir) / "dagger" / f"step-{step}"
-                    if step <= state.global_step and (folder / "meta" / "info.json").is_file():
-                        owner.dataset.extend(read_dataset(folder).episodes)
-
-            def on_step_end(self, args, state, control, model=None, **kwargs):
-                if state.global_step in owner.steps:
-                    owner.run_round(model, Path(args.output_dir), state.global_step)
-
-        return Callback()
+    def on_step_end(self, args, state, control, model=None, **kwargs):
+        if state.global_step in self.steps:
+            self.run_round(model, Path(args.output_dir), state.global_step)
 
     def run_round(self, model, run_dir: Path, step: int) -> None:
         from plugins.control.dataset import dataset_info
@@ -231,7 +224,7 @@ def training_parts(recipe):
     )
 
     train_dataset = WindowDataset(train_eps, control, recipe.policy)
-    callbacks = [DaggerCallback(recipe, train_dataset).callback()] if recipe.dagger_rounds > 0 else []
+    callbacks = [DaggerCallback(recipe, train_dataset)] if recipe.dagger_rounds > 0 else []
 
     def save(run_dir: Path):
         (Path(run_dir) / "control.json").write_text(json.dumps(control, indent=2))

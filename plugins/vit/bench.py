@@ -124,7 +124,8 @@ def benchmark(
 
     count = frames or (20 if quick else 100)
     layouts = layouts or (["vit_tiny"] if quick else ["vit_tiny", "vit_base"])
-    precisions = precisions or ["fp32", "bf16"]
+    # bf16 only where this CPU runs it natively: emulated, a ViT-B frame takes minutes and says nothing
+    precisions = precisions or (["fp32", "bf16"] if cpu_has_bf16() else ["fp32"])
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
