@@ -57,7 +57,8 @@ def spoken_command(folder: Path) -> str:
 
 
 def wait_interactive(url: str, start: float) -> float | None:
-    """Seconds from ``start`` until Chromium shows the page's tab buttons; None without a browser."""
+    """Seconds from ``start`` until Chromium shows the page's tab buttons, not counting the browser's own
+    start (a visitor's browser is already open); None without a browser."""
     chromium = shutil.which("chromium") or "/usr/bin/chromium"
     try:
         from playwright.sync_api import sync_playwright
@@ -66,12 +67,14 @@ def wait_interactive(url: str, start: float) -> float | None:
     if not Path(chromium).exists():
         return None
     with sync_playwright() as playwright:
+        launched = time.monotonic()
         browser = playwright.chromium.launch(executable_path=chromium, args=["--headless", "--no-sandbox"])
         try:
             page = browser.new_page()
+            browser_start = time.monotonic() - launched
             page.goto(url)
             page.get_by_role("tab").first.wait_for(state="visible", timeout=120_000)
-            return time.monotonic() - start
+            return time.monotonic() - start - browser_start
         finally:
             browser.close()
 
