@@ -254,15 +254,18 @@ def test_tiny_policy_trains_through_the_engine_and_plays(tmp_path, env_id, polic
     assert summary["episodes"] == 2 and np.isfinite(summary["mean_return"])
 
 
-def test_dagger_adds_expert_labelled_policy_states(tmp_path):
+def test_dagger_adds_expert_labelled_policy_states(tmp_path):  # with the convolutional maze-view encoder
     from core.training import run_training
     from plugins.control.app import ControlApp
     from plugins.control.dataset import read_dataset
     from plugins.control.envs import make_env
     from plugins.control.experts import expert_for
+    from plugins.control.policies import GridEncoder, load_policy
 
-    recipe = tiny_recipe(env="Maze-v0", episodes=6, dagger_rounds=1, dagger_episodes=3)
+    recipe = tiny_recipe(env="Maze-v0", episodes=6, dagger_rounds=1, dagger_episodes=3, state_encoder="cnn")
     run_dir = run_training(ControlApp(), recipe, run_dir=tmp_path / "run", recipe_name="tiny")
+    encoder = load_policy(run_dir).embed_state
+    assert isinstance(encoder, GridEncoder) and (encoder.side, encoder.extra) == (9, 3)  # 9x9 view + goal
     rounds = sorted((run_dir / "dagger").iterdir())
     assert [r.name for r in rounds] == ["step-3"]  # max_steps 6, one round: halfway
     recorded = read_dataset(rounds[0]).episodes
