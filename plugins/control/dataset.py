@@ -345,14 +345,10 @@ def record_episodes(env_id: str, episodes: int, seed: int = 0, noise: float = 0.
         success = bool(info.get("success", terminated and not truncated))
         if env_id.startswith(("CartPole", "Pendulum")):  # tasks that "succeed" by lasting the episode
             success = bool(info.get("success", truncated and not terminated))
-        if act_space["type"] == "discrete":
-            action_array = np.asarray(actions, dtype=np.int64).reshape(-1)
-        else:
-            action_array = np.asarray(actions, dtype=np.float32).reshape(len(actions), -1)
         recorded.append(
             Episode(
                 np.stack(observations),
-                action_array,
+                action_array(actions, act_space["type"] == "discrete"),
                 np.asarray(rewards, dtype=np.float32),
                 success,
                 bool(truncated),
@@ -364,6 +360,13 @@ def record_episodes(env_id: str, episodes: int, seed: int = 0, noise: float = 0.
     info = dataset_info(env_id, env, expert="scripted", noise=noise, seed=seed)
     env.close()
     return recorded, info
+
+
+def action_array(actions: list, discrete: bool) -> np.ndarray:
+    """Actions as episodes hold them: int64 ``(T,)`` in a discrete space, float32 ``(T, act_dim)`` in a box."""
+    if discrete:
+        return np.asarray(actions, dtype=np.int64).reshape(-1)
+    return np.asarray(actions, dtype=np.float32).reshape(len(actions), -1)
 
 
 def dataset_info(env_id: str, env, **fields) -> dict:

@@ -107,24 +107,21 @@ def run_episodes(
         for i, env in enumerate(envs):
             results.append(_episode_result(env_id, totals[i], lengths[i], finals[i], infos[i]))
             if record is not None:
-                record.append(_labelled_episode(trace[i], results[-1], finals[i], seed + first + i))
+                discrete = describe_space(env.action_space)["type"] == "discrete"
+                record.append(_labelled_episode(trace[i], results[-1], finals[i], seed + first + i, discrete))
             env.close()
     bar.close()
     return results
 
 
-def _labelled_episode(trace, result: dict, final: dict, seed: int):
-    from plugins.control.dataset import Episode
+def _labelled_episode(trace, result: dict, final: dict, seed: int, discrete: bool):
+    from plugins.control.dataset import Episode, action_array
 
     observations, labels, rewards = trace
-    if isinstance(labels[0], (int, np.integer)):  # a discrete action space
-        actions = np.asarray(labels, dtype=np.int64)
-    else:
-        actions = np.asarray(labels, dtype=np.float32).reshape(len(labels), -1)
     extra = {"seed": seed, **({"shortest": result["shortest"]} if "shortest" in result else {})}
     return Episode(
         np.stack(observations),
-        actions,
+        action_array(labels, discrete),
         np.asarray(rewards, dtype=np.float32),
         bool(result["success"]),
         bool(final.get("truncated")),

@@ -93,7 +93,8 @@ def training_parts(app, recipe):
     for name in names:
         for uid, values, cutoff, horizon in load_series(name, recipe.freq, None, recipe.n_windows):
             seen = values[:cutoff]
-            kept = recipe.holdout * (horizon or settings.prediction_length)
+            window = horizon or settings.prediction_length  # a held-out window is one forecast horizon
+            kept = recipe.holdout * window
             needed = recipe.min_history + settings.prediction_length + kept
             if len(seen) < needed:
                 raise AppsError(
@@ -101,7 +102,7 @@ def training_parts(app, recipe):
                     f"{needed} (min_history + prediction_length + holdout windows)"
                 )
             if recipe.holdout:
-                held_out += holdout_windows(seen, horizon or settings.prediction_length, recipe.holdout)
+                held_out += holdout_windows(seen, window, recipe.holdout)
             train_series.append(seen[: len(seen) - kept])
             eval_series.append(seen)
             cutoffs[uid] = {"train_points": int(cutoff), "length": int(len(values)), "horizon": horizon}

@@ -111,6 +111,21 @@ def batch_throughput(classifier, frames: list[np.ndarray], batch: int = 8, repea
     return batch / best
 
 
+def peak_row(label: str, gflops_per_s: float, precision: str, peak: float, common: dict, **extra) -> dict:
+    """A row of achieved model FLOP/s against this machine's measured matmul peak in that precision."""
+    return {
+        "name": f"{label}: model FLOP/s vs matmul peak",
+        "metric": "GFLOP/s",
+        "value": round(gflops_per_s, 1),
+        "unit": "GFLOP/s",
+        "peer": f"measured {precision} matmul peak",
+        "peer_value": round(peak, 1),
+        "better": "higher",
+        **extra,
+        **common,
+    }
+
+
 def benchmark(
     quick: bool = False, frames: int | None = None, layouts=None, precisions=None, **_ignored
 ) -> list[dict]:
@@ -189,33 +204,11 @@ def benchmark(
                         **common,
                     }
                 )
-                rows.append(
-                    {
-                        "name": f"{name}: model FLOP/s vs matmul peak",
-                        "metric": "GFLOP/s",
-                        "value": round(gflops * model_fps, 1),
-                        "unit": "GFLOP/s",
-                        "peer": f"measured {precision} matmul peak",
-                        "peer_value": round(peaks[precision], 1),
-                        "better": "higher",
-                        "gflops_per_frame": round(gflops, 3),
-                        **common,
-                    }
-                )
+
+                rows.append(peak_row(name, gflops * model_fps, precision, peaks[precision], common,
+                                     gflops_per_frame=round(gflops, 3)))
                 if layout == "vit_base":
                     batch_fps = batch_throughput(classifier, clip)
-                    rows.append(
-                        {
-                            "name": f"{name} batch 8: model FLOP/s vs matmul peak",
-                            "metric": "GFLOP/s",
-                            "value": round(gflops * batch_fps, 1),
-                            "unit": "GFLOP/s",
-                            "peer": f"measured {precision} matmul peak",
-                            "peer_value": round(peaks[precision], 1),
-                            "better": "higher",
-                            "goal": ">= 0.65x in the best precision",
-                            "frames_per_s": round(batch_fps, 2),
-                            **common,
-                        }
-                    )
+                    rows.append(peak_row(f"{name} batch 8", gflops * batch_fps, precision, peaks[precision], common,
+                                         goal=">= 0.65x in the best precision", frames_per_s=round(batch_fps, 2)))
     return rows
