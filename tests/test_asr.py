@@ -134,6 +134,46 @@ def test_greedy_ctc_and_error_rates():
     assert 0 < rates["cer"] < rates["wer"]
 
 
+def _log_probs(vocab, frames: list[dict[str, float]]) -> np.ndarray:
+    """CTC log-probabilities: each frame gives probabilities to a few characters ("" = blank), the rest share
+    what is left."""
+    out = np.full((len(frames), len(vocab)), 1e-4)
+    for t, frame in enumerate(frames):
+        for char, p in frame.items():
+            out[t, vocab.index[char] if char else vocab.blank_id] = p
+    return np.log(out / out.sum(-1, keepdims=True))
+
+
+def test_lexicon_decoding_spells_only_known_words():
+    from plugins.asr_tts.asr_model import CharVocab, greedy_ids
+    from plugins.asr_tts.lexicon import Lexicon, lexicon_beam_search
+
+    vocab = CharVocab()
+    lexicon = Lexicon.from_texts(["Turn left!", "turn right", "stop"])
+    assert lexicon.words == ["left", "right", "stop", "turn"]
+    # "turn lefd": the last frame prefers the misspelling, the lexicon only allows "left"
+    spelled = [{c: 0.9} for c in "turn lef"] + [{"d": 0.6, "t": 0.4}, {"": 0.9}]
+    log_probs = _log_probs(vocab, spelled)
+    assert vocab.decode_ids(greedy_ids(log_probs.argmax(-1), 0)) == "turn lefd"
+    assert lexicon_beam_search(log_probs, vocab.tokens, 0, lexicon) == "turn left"
+    # a doubled letter needs a blank between its two frames; "stop" survives repeats and blanks around it
+    stop = [{"": 0.9}, {"s": 0.9}, {"s": 0.9}, {"t": 0.9}, {"": 0.9}, {"o": 0.9}, {"p": 0.9}, {"p": 0.9}]
+    assert lexicon_beam_search(_log_probs(vocab, stop), vocab.tokens, 0, lexicon) == "stop"
+    assert lexicon_beam_search(_log_probs(vocab, [{"": 0.9}] * 4), vocab.tokens, 0, lexicon) == ""
+
+
+def test_speed_perturbation_scales_length_and_pitch():
+    from plugins.asr_tts.audio import change_speed
+
+    t = np.arange(16000) / 16000
+    tone = np.sin(2 * np.pi * 400 * t).astype(np.float32)
+    faster = change_speed(tone, 1.1)
+    assert abs(len(faster) - 16000 / 1.1) < 200
+    spectrum = np.abs(np.fft.rfft(faster))
+    assert abs(np.argmax(spectrum) * 16000 / len(faster) - 440) < 8  # 400 Hz played 1.1x faster
+    assert change_speed(tone, 1.0) is tone
+
+
 # ---- espeak-ng corpus, tiny model through the engine, CLI ----------------------------------------------
 def train_tiny_asr(root: Path) -> dict:
     """A tiny espeak-ng corpus under ``root/home`` and a 1-layer Parakeet trained for a few steps."""
@@ -165,7 +205,11 @@ def train_tiny_asr(root: Path) -> dict:
             },
         )
         run_dir = run_training(AsrApp(), recipe, run_dir=root / "run", recipe_name="tiny")
-        return {"run": run_dir, "home": root / "home", "corpus": root / "home" / "data" / "asr" / "espeak-commands"}
+        return {
+            "run": run_dir,
+            "home": root / "home",
+            "corpus": root / "home" / "data" / "asr" / "espeak-commands",
+        }
     finally:
         for key, value in saved.items():
             if value is None:
@@ -205,13 +249,24 @@ def test_tiny_parakeet_trains_through_the_engine_and_decodes(tiny_run):
     info = load_run(run)
     assert info["status"] == "complete" and info["model_class"] == "ParakeetForCTC"
     assert (run / "vocab.json").is_file() and (run / "config.json").is_file()
+    assert "turn" in (run / "lexicon.txt").read_text().split()  # the words of the training transcripts
     log = [json.loads(line) for line in (run / "trainer_log.jsonl").read_text().splitlines()]
     assert any("eval_wer" in row for row in log)
     transcriber = Transcriber.load(run, "cpu")
     wave = load_audio(tiny_run["corpus"] / "audio" / "test-00000.wav")
+    assert transcriber.decoder == "lexicon"
     result = transcriber.transcribe([wave, np.zeros(8000, np.float32)])
     assert result[0]["speech"] and isinstance(result[0]["text"], str) and result[0]["seconds"] > 0
+    assert set(result[0]["text"].split()) <= set(transcriber.lexicon.words)
     assert result[1] == {"text": "", "speech": False, "duration_s": 0.5, "chunks": 0}
+    assert Transcriber.load(run, "cpu", decoder="greedy").decoder == "greedy"
+    (run / "lexicon.txt").rename(run / "lexicon.off")
+    try:
+        with pytest.raises(AppsError, match="no lexicon.txt"):
+            Transcriber.load(run, "cpu", decoder="lexicon")
+        assert Transcriber.load(run, "cpu").decoder == "greedy"
+    finally:
+        (run / "lexicon.off").rename(run / "lexicon.txt")
 
 
 @needs_espeak

@@ -68,10 +68,20 @@ class AsrApp(App):
             help=f"Run directory from 'apps train asr', a folder, or a hub id ({PARAKEET_HUB}). "
             "Default: the offline model built by 'apps prepare asr'."
         )
+        decoder = click.Option(
+            ["--decoder"],
+            type=click.Choice(["auto", "lexicon", "greedy"]),
+            default="auto",
+            show_default=True,
+            help="CTC decoding. lexicon: a beam search that spells only the words of the model's training "
+            "transcripts (runs of 'apps train asr' store them); greedy: the best character of every frame; "
+            "auto: lexicon when the model has one.",
+        )
         if verb == "run":
             return [
                 click.Argument(["inputs"], nargs=-1, type=click.Path()),
                 model,
+                decoder,
                 options.device(),
                 options.json_output(),
                 click.Option(["--mic"], is_flag=True, help="Listen to the microphone (needs sounddevice)."),
@@ -97,6 +107,7 @@ class AsrApp(App):
         if verb == "eval":
             return [
                 model,
+                decoder,
                 options.device(),
                 options.json_output(),
                 click.Option(
@@ -128,10 +139,10 @@ class AsrApp(App):
         return []
 
     # ---- inference ------------------------------------------------------------------------------
-    def load(self, model=None, device=None, dtype=None):
+    def load(self, model=None, device=None, dtype=None, decoder="auto"):
         from plugins.asr_tts.asr_model import Transcriber
 
-        self.transcriber = Transcriber.load(model or _default_asr_model(), device, dtype)
+        self.transcriber = Transcriber.load(model or _default_asr_model(), device, dtype, decoder)
         self.model_name = str(model or "default")
         return self
 
@@ -156,12 +167,13 @@ class AsrApp(App):
         vad_threshold=-45.0,
         seconds=None,
         mic_device=None,
+        decoder="auto",
         **_,
     ):
         if not inputs and not mic:
             raise AppsError("nothing to transcribe", hint="apps run asr FILE|DIR ... or apps run asr --mic")
         files = _inputs(inputs)
-        self.load(model, device)
+        self.load(model, device, decoder=decoder)
         self.transcriber.max_chunk_s = chunk_seconds
         if mic:
             from plugins.asr_tts.stream import listen
@@ -197,10 +209,12 @@ class AsrApp(App):
 
         return training_parts(recipe)
 
-    def evaluate(self, model=None, device="auto", as_json=False, dataset=None, limit=None, **_) -> dict:
+    def evaluate(
+        self, model=None, device="auto", as_json=False, dataset=None, limit=None, decoder="auto", **_
+    ) -> dict:
         from plugins.asr_tts.asr_eval import evaluate_asr
 
-        metrics = evaluate_asr(model or _default_asr_model(), dataset, limit, device)
+        metrics = evaluate_asr(model or _default_asr_model(), dataset, limit, device, decoder)
         _echo(json.dumps(metrics, indent=None if as_json else 2))
         return metrics
 

@@ -30,20 +30,28 @@ def _rows_for(dataset: str | None, limit: int | None):
     return rows[:limit] if limit else rows, dataset
 
 
-def evaluate_asr(model: str, dataset: str | None = None, limit: int | None = None, device="auto") -> dict:
-    """WER/CER of ``model`` on ``dataset`` (default: the held-out voices), with real-time factor."""
+def evaluate_asr(
+    model: str, dataset: str | None = None, limit: int | None = None, device="auto", decoder: str = "auto"
+) -> dict:
+    """WER/CER of ``model`` on ``dataset`` (default: the held-out voices), with real-time factor. With the
+    lexicon decoder, the greedy decoder's WER/CER are reported beside it (``greedy_wer``, ``greedy_cer``)."""
     from plugins.asr_tts.asr_model import Transcriber, error_rates
     from plugins.asr_tts.audio import load_audio
 
     rows, source = _rows_for(dataset, limit)
     if not rows:
         raise AppsError(f"no usable utterances in {source}")
-    transcriber = Transcriber.load(model, device)
+    transcriber = Transcriber.load(model, device, decoder=decoder)
     waves = [row.audio if row.audio is not None else load_audio(row.audio_filepath) for row in rows]
     began = time.perf_counter()
     results = transcriber.transcribe(waves)
     spent = time.perf_counter() - began
-    metrics = error_rates([row.text for row in rows], [r["text"] for r in results])
+    references = [row.text for row in rows]
+    metrics = error_rates(references, [r["text"] for r in results])
+    if transcriber.lexicon is not None:
+        transcriber.lexicon = None
+        greedy = error_rates(references, [r["text"] for r in transcriber.transcribe(waves)])
+        metrics.update({f"greedy_{k}": v for k, v in greedy.items()})
     audio_s = sum(len(w) for w in waves) / 16000
     by_voice: dict[str, list] = {}
     for row, result in zip(rows, results, strict=False):
@@ -61,6 +69,7 @@ def evaluate_asr(model: str, dataset: str | None = None, limit: int | None = Non
     return {
         "model": str(model),
         "dataset": source,
+        "decoder": "lexicon" if "greedy_wer" in metrics else "greedy",
         "utterances": len(rows),
         "audio_seconds": round(audio_s, 1),
         **{k: round(v, 4) for k, v in metrics.items()},

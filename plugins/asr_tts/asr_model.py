@@ -1,5 +1,6 @@
 """The ASR model: transformers' FastConformer CTC (``ParakeetForCTC``), char vocabulary, SpecAugment
-collator, greedy CTC decoding, WER/CER, and a ``Transcriber`` that loads a run directory or a hub model.
+collator, greedy or lexicon CTC decoding, WER/CER, and a ``Transcriber`` that loads a run directory or a
+hub model.
 
 ``ParakeetForCTC`` exists in transformers >= 4.57 (checked against 4.57.1 and 5.24): its config takes the
 encoder as a dict, the CTC blank is ``pad_token_id`` and labels are padded with it, in both versions.
@@ -120,6 +121,7 @@ def build_model(
     subsampling_channels: int = 64,
     dropout: float = 0.1,
     n_mels: int = 80,
+    initializer_range: float = 0.02,
 ):
     """A FastConformer CTC model with random weights. The encoder config is passed as a dict (4.57 needs that)."""
     config_cls, model_cls = transformers_parakeet()
@@ -137,6 +139,7 @@ def build_model(
         "activation_dropout": dropout,
         "dropout_positions": 0.0,
         "layerdrop": 0.0,
+        "initializer_range": initializer_range,
     }
     config = config_cls(
         vocab_size=vocab_size,
@@ -282,18 +285,26 @@ def mask_padded_logits(model):
 class Transcriber:
     """Speech to text with a trained run directory (char vocabulary) or a pretrained hub model."""
 
-    def __init__(self, model, vocab, device, max_chunk_s: float = 20.0):
+    def __init__(self, model, vocab, device, max_chunk_s: float = 20.0, lexicon=None):
         from plugins.asr_tts.audio import LogMel
 
         self.model, self.vocab, self.device = model.eval(), vocab, device
         self.features = LogMel(n_mels=model.config.encoder_config.num_mel_bins)
         self.max_chunk_s = max_chunk_s
+        self.lexicon = lexicon  # a plugins.asr_tts.lexicon.Lexicon: decode only its words; None: greedy
+
+    @property
+    def decoder(self) -> str:
+        return "lexicon" if self.lexicon is not None else "greedy"
 
     @classmethod
-    def load(cls, source: str | Path, device=None, dtype=None) -> Transcriber:
+    def load(cls, source: str | Path, device=None, dtype=None, decoder: str = "auto") -> Transcriber:
+        """``decoder``: ``greedy``, ``lexicon`` (the words of the run's training transcripts, lexicon.txt)
+        or ``auto`` (lexicon when the run has one)."""
         import torch
 
         from core.device import resolve_device
+        from plugins.asr_tts.lexicon import LEXICON_FILE, Lexicon
 
         _, model_cls = transformers_parakeet()
         from transformers.utils import logging as hf_logging
@@ -318,7 +329,13 @@ class Transcriber:
                 hint="build the offline default with 'apps prepare asr', or pass --model RUN_DIR",
             ) from None
         model.to(device=device, dtype=dtype or torch.float32)
-        return cls(model, vocab, device)
+        lexicon = Lexicon.load(source_path) if decoder != "greedy" and isinstance(vocab, CharVocab) else None
+        if decoder == "lexicon" and lexicon is None:
+            raise AppsError(
+                f"'{source}' has no {LEXICON_FILE} for lexicon decoding",
+                hint="runs of 'apps train asr' with a character vocabulary write one; use --decoder greedy",
+            )
+        return cls(model, vocab, device, lexicon=lexicon)
 
     def _decode_batch(self, waves: list[np.ndarray]) -> list[str]:
         import torch
@@ -330,9 +347,17 @@ class Transcriber:
                 input_features=feats.to(self.device, dtype), attention_mask=mask.to(self.device)
             ).logits
             valid = self.model._get_output_attention_mask(mask.to(self.device), target_length=logits.shape[1])
-        ids = logits.argmax(-1).cpu().numpy()
         lengths = valid.sum(-1).cpu().numpy()
         blank = self.model.config.pad_token_id
+        if self.lexicon is not None:
+            from plugins.asr_tts.lexicon import lexicon_beam_search
+
+            log_probs = torch.log_softmax(logits.float(), -1).cpu().numpy()
+            return [
+                lexicon_beam_search(row[: int(n)], self.vocab.tokens, blank, self.lexicon)
+                for row, n in zip(log_probs, lengths, strict=False)
+            ]
+        ids = logits.argmax(-1).cpu().numpy()
         return [
             self.vocab.decode_ids(greedy_ids(row[: int(n)], blank)).strip()
             for row, n in zip(ids, lengths, strict=False)

@@ -75,6 +75,7 @@ def training_parts(recipe: AsrRecipe):
         transformers_parakeet,
     )
     from plugins.asr_tts.data import SpeechDataset
+    from plugins.asr_tts.lexicon import Lexicon
 
     train_rows, eval_rows, source = resolve_datasets(recipe)
     if recipe.model and (Path(recipe.model) / VOCAB_FILE).is_file():  # continue one of our own runs
@@ -106,6 +107,7 @@ def training_parts(recipe: AsrRecipe):
             recipe.subsampling_factor,
             recipe.subsampling_channels,
             recipe.dropout,
+            initializer_range=recipe.initializer_range,
         )
     train_rows = filter_vocabulary(train_rows, vocab, recipe.unknown_chars, "training")
     eval_rows = filter_vocabulary(eval_rows, vocab, recipe.unknown_chars, "evaluation")
@@ -124,13 +126,21 @@ def training_parts(recipe: AsrRecipe):
     def collate(items):  # the Trainer puts the model in eval mode for evaluation: no SpecAugment then
         return (collator if model.training else eval_collator)(items)
 
+    lexicon = Lexicon.from_texts(row.text for row in train_rows) if isinstance(vocab, CharVocab) else None
+
     def save(folder: Path) -> None:
         vocab.save(folder)
+        if lexicon is not None:  # the words it was trained on, for lexicon decoding
+            lexicon.save(folder)
 
     return TrainingParts(
         model=mask_padded_logits(model),
         train_dataset=SpeechDataset(
-            train_rows, recipe.noise_prob, seed=recipe.seed, max_seconds=recipe.max_audio_seconds
+            train_rows,
+            recipe.noise_prob,
+            seed=recipe.seed,
+            max_seconds=recipe.max_audio_seconds,
+            speed_perturb=recipe.speed_perturb,
         ),
         eval_dataset=SpeechDataset(eval_rows, 0.0, max_seconds=recipe.max_audio_seconds)
         if eval_rows

@@ -8,6 +8,7 @@ same input.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import numpy as np
@@ -54,6 +55,26 @@ def resample(audio: np.ndarray, rate: int, target: int = SAMPLE_RATE) -> np.ndar
 
     out = F.resample(torch.from_numpy(np.asarray(audio, dtype=np.float32)), int(rate), int(target))
     return out.numpy().astype(np.float32)
+
+
+def change_speed(audio: np.ndarray, factor: float) -> np.ndarray:
+    """Play ``audio`` ``factor`` times faster (Kaldi's speed perturbation): tempo, pitch and formants all
+    scale, which imitates voices with other vocal tracts. The factor is rounded to a 400 Hz rate grid,
+    so the resampling filter stays short."""
+    import torch
+
+    rate = int(round(SAMPLE_RATE / factor / 400)) * 400
+    if rate == SAMPLE_RATE:
+        return audio
+    return _resampler(rate)(torch.from_numpy(np.asarray(audio, dtype=np.float32))).numpy()
+
+
+@functools.lru_cache(maxsize=16)
+def _resampler(rate: int):
+    """torchaudio's resampler from SAMPLE_RATE to ``rate``; its filter kernel is computed once per rate."""
+    import torchaudio
+
+    return torchaudio.transforms.Resample(SAMPLE_RATE, rate)
 
 
 def save_wav(path: str | Path, audio: np.ndarray, sample_rate: int = SAMPLE_RATE) -> Path:

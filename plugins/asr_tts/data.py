@@ -164,7 +164,8 @@ def report_skipped(skipped: list[Skipped], total: int, out=None, limit: int = 5)
 
 
 class SpeechDataset:
-    """Map-style dataset of ``{"audio": float32 array, "text": str}`` with optional noise augmentation."""
+    """Map-style dataset of ``{"audio": float32 array, "text": str}`` with optional augmentation: speed
+    perturbation, then random silences, noise and gain (``noise_prob`` > 0)."""
 
     def __init__(
         self,
@@ -173,8 +174,10 @@ class SpeechDataset:
         snr_db=(8.0, 30.0),
         seed: int = 0,
         max_seconds: float | None = None,
+        speed_perturb: float = 0.0,
     ):
         self.rows = rows
+        self.speed_perturb = speed_perturb
         self.noise_prob, self.snr_db = noise_prob, snr_db
         self.rng = np.random.default_rng(seed)
         self.max_samples = int(max_seconds * 16000) if max_seconds else None
@@ -183,12 +186,16 @@ class SpeechDataset:
         return len(self.rows)
 
     def __getitem__(self, index: int) -> dict:
-        from plugins.asr_tts.audio import add_noise, load_audio
+        from plugins.asr_tts.audio import add_noise, change_speed, load_audio
 
         row = self.rows[index]
         audio = row.audio if row.audio is not None else load_audio(row.audio_filepath)
         if self.max_samples:
             audio = audio[: self.max_samples]
+        if self.speed_perturb:
+            audio = change_speed(
+                audio, float(self.rng.uniform(1 - self.speed_perturb, 1 + self.speed_perturb))
+            )
         if self.noise_prob:
             audio = self._reframe(audio)
         if self.noise_prob and self.rng.random() < self.noise_prob:

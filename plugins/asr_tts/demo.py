@@ -30,7 +30,9 @@ def build_asr_tab(app) -> None:
     audio = gr.Audio(sources=["microphone", "upload"], type="numpy", label="speech", elem_id="asr-audio")
     button = gr.Button("Transcribe", variant="primary", elem_id="asr-run")
     text = gr.Textbox(label="transcript", elem_id="asr-text")
-    handler = friendly(app.name, lambda a: transcribe(app, a), reset=lambda: app.__dict__.pop("transcriber", None))
+    handler = friendly(
+        app.name, lambda a: transcribe(app, a), reset=lambda: app.__dict__.pop("transcriber", None)
+    )
     button.click(handler, audio, text, api_name="transcribe")
 
 
@@ -43,7 +45,9 @@ def build_tts_tab(app) -> None:
         result = app.predict([text])[0]
         return result["sample_rate"], result["audio"]
 
-    text = gr.Textbox(label="text (English or Chinese)", value="turn left and move forward three", elem_id="tts-text")
+    text = gr.Textbox(
+        label="text (English or Chinese)", value="turn left and move forward three", elem_id="tts-text"
+    )
     button = gr.Button("Speak", variant="primary", elem_id="tts-run")
     audio = gr.Audio(label="speech", type="numpy", elem_id="tts-audio")
     button.click(friendly(app.name, say), text, audio, api_name="speak")

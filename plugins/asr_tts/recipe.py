@@ -30,8 +30,12 @@ class AsrRecipe(Recipe):
     subsampling_factor: int = 4
     subsampling_channels: int = 64
     dropout: float = 0.1
+    initializer_range: float = 0.02  # std of the random weights (transformers' default for Parakeet)
     # augmentation
     noise_prob: float = 0.5
+    speed_perturb: float = (
+        0.0  # play each training utterance at a random speed in 1 +- this (0.1: Kaldi's 0.9-1.1)
+    )
     freq_masks: int = 2
     freq_width: int = 15
     time_masks: int = 2
