@@ -67,6 +67,23 @@ def test_empty_text_and_unknown_engine(speech_home):
 
 
 @needs_espeak
+def test_guided_attention_loss_prefers_the_diagonal():
+    import torch
+
+    from plugins.asr_tts.tacotron import guided_attention_loss
+
+    frames, chars = 40, 10
+    diagonal = torch.zeros(1, frames, chars)
+    diagonal[0, torch.arange(frames), torch.arange(frames) * chars // frames] = 1.0
+    backwards = diagonal.flip(2)
+    lengths = (torch.tensor([chars]), torch.tensor([frames]))
+    assert guided_attention_loss(diagonal, *lengths) < 0.05
+    assert guided_attention_loss(backwards, *lengths) > 0.5
+    # padded frames and characters do not count
+    padded = torch.nn.functional.pad(diagonal, (0, 5, 0, 20), value=1.0)
+    assert guided_attention_loss(padded, *lengths) == pytest.approx(guided_attention_loss(diagonal, *lengths))
+
+
 def test_tiny_tacotron2_trains_through_the_engine_and_speaks(tmp_path, speech_home):
     from core.recipes import load_recipe
     from core.training import load_run, run_training

@@ -208,7 +208,7 @@ def round_trip(tts_model: str | None, asr_model: str, limit: int = 40, device="a
     rng = random.Random(123)
     texts = [random_text(rng) for _ in range(limit)]
     transcriber = Transcriber.load(asr_model, device)
-    out = {"sentences": len(texts), "asr_model": str(asr_model)}
+    out = {"sentences": len(texts), "asr_model": str(asr_model), "asr_decoder": transcriber.decoder}
     engines = [("espeak", EspeakEngine("en-us", 160))]
     try:
         engines.append(("tacotron2", TacotronEngine(tts_model, device)))
