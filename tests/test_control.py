@@ -56,6 +56,24 @@ def test_maze_expert_walks_shortest_paths():
         assert row["info"]["success"] and row["steps"] == row["info"]["shortest"]
 
 
+def test_maze_memory_marks_visited_cells_in_the_view():
+    from plugins.control.envs import MOVES, make_env
+
+    plain, remembering = make_env("Maze-v0"), make_env("Maze-memory-v0")
+    obs_plain, _ = plain.reset(seed=7)
+    obs_memory, _ = remembering.reset(seed=7)
+    side = 2 * remembering.unwrapped.view_radius + 1
+    center = (side * side) // 2
+    assert obs_plain[center] == 0.0 and obs_memory[center] == 0.5  # the agent stands on a visited cell
+    maze = remembering.unwrapped
+    action = next(a for a, free in enumerate(maze.action_mask()) if free)
+    obs_memory, *_ = remembering.step(action)
+    dr, dc = MOVES[action]
+    behind = center - (dr * side + dc)  # the cell it came from, seen from where it stands now
+    assert obs_memory[behind] == 0.5 and obs_memory[center] == 0.5
+    assert set(np.unique(obs_memory[: side * side])) <= {0.0, 0.5, 1.0}
+
+
 def test_shortest_path_on_a_known_grid():
     from plugins.control.envs import path_actions, shortest_path
 

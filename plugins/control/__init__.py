@@ -40,6 +40,13 @@ ENVIRONMENTS = [
         "description": "reach the goal of a random 10x10 maze (4 moves), new maze every episode",
     },
     {
+        "id": "Maze-memory-v0",
+        "entry_point": "plugins.control.envs:MazeEnv",
+        "kwargs": {"size": 10, "memory": True},
+        "expert": f"{EXPERTS}:maze_expert",
+        "description": "Maze-v0 whose view also shows the cells the agent has visited (0.5)",
+    },
+    {
         "id": "Maze-15-v0",
         "entry_point": "plugins.control.envs:MazeEnv",
         "kwargs": {"size": 15},

@@ -12,11 +12,20 @@ def run_episode(app, env_id: str, agent: str, seed: int, max_steps: int) -> tupl
 
     expert = agent == "expert"
     if not expert and not default_policy_dir(env_id).exists():
-        raise AppsError(f"no trained policy for {env_id} yet", hint=f"run 'apps prepare control --env {env_id}', "
-                        "or choose the expert")
+        raise AppsError(
+            f"no trained policy for {env_id} yet",
+            hint=f"run 'apps prepare control --env {env_id}', or choose the expert",
+        )
     out = scratch_path(".gif")
-    rows = app.run(env_id=env_id, expert=expert, seed=int(seed), render=str(out), max_steps=int(max_steps),
-                   fps=15, as_json=True)
+    rows = app.run(
+        env_id=env_id,
+        expert=expert,
+        seed=int(seed),
+        render=str(out),
+        max_steps=int(max_steps),
+        fps=15,
+        as_json=True,
+    )
     return str(out), rows[0]
 
 
@@ -28,8 +37,12 @@ def build_tab(app) -> None:
 
     envs = sorted(known_envs())
     with gr.Row():
-        env = gr.Dropdown(envs, value="Maze-v0" if "Maze-v0" in envs else envs[0], label="environment",
-                          elem_id="control-env")
+        env = gr.Dropdown(
+            envs,
+            value="Maze-v0" if "Maze-v0" in envs else envs[0],
+            label="environment",
+            elem_id="control-env",
+        )
         agent = gr.Radio(["trained policy", "expert"], value="trained policy", label="agent")
     with gr.Row():
         seed = gr.Number(value=2_000_000, precision=0, label="seed (a new maze / start per seed)")
@@ -37,5 +50,9 @@ def build_tab(app) -> None:
     button = gr.Button("Run an episode", variant="primary", elem_id="control-run")
     video = gr.Image(label="episode", type="filepath", elem_id="control-video")
     result = gr.JSON(label="result (return, success, path length)", elem_id="control-result")
-    button.click(friendly(app.name, lambda *a: run_episode(app, *a)), [env, agent, seed, max_steps], [video, result],
-                 api_name="episode")
+    button.click(
+        friendly(app.name, lambda *a: run_episode(app, *a)),
+        [env, agent, seed, max_steps],
+        [video, result],
+        api_name="episode",
+    )

@@ -116,7 +116,8 @@ class MazeEnv(gym.Env):
 
     Observation (float32): the walls of the ``(2r+1)x(2r+1)`` cells around the agent (1 = wall; outside
     the maze counts as wall), then the goal's offset (rows, columns) divided by the maze size, then 1.0
-    when the goal is within the view. Actions: 0 up, 1 right, 2 down, 3 left; a move into a wall keeps
+    when the goal is within the view. With ``memory=True`` the cells the agent has stood on read 0.5 in the
+    view. Actions: 0 up, 1 right, 2 down, 3 left; a move into a wall keeps
     the agent in place. Reward 1 on reaching the goal, -0.01 for every other step. Episodes are truncated
     after ``max_steps`` (default 4 x size^2). ``info["shortest"]`` is the BFS path length from the start.
     """
@@ -131,10 +132,12 @@ class MazeEnv(gym.Env):
         view_radius: int = 4,
         max_steps: int | None = None,
         render_mode: str | None = None,
+        memory: bool = False,
     ):
         if kind not in ("obstacles", "perfect"):
             raise AppsError(f"unknown maze kind '{kind}'", hint="use obstacles or perfect")
         self.size, self.density, self.kind, self.view_radius = size, density, kind, view_radius
+        self.memory = memory
         self.max_steps = max_steps or 4 * size * size
         self.render_mode = render_mode
         side = 2 * view_radius + 1
@@ -184,7 +187,11 @@ class MazeEnv(gym.Env):
         r = self.view_radius
         padded = np.pad(self.grid, r, constant_values=1)
         row, col = self.agent[0] + r, self.agent[1] + r
-        view = padded[row - r : row + r + 1, col - r : col + r + 1].astype(np.float32).ravel()
+        cells = padded.astype(np.float32)
+        if self.memory:  # cells the agent has stood on read 0.5: it can tell where it has been
+            for tr, tc in set(self.trail):
+                cells[tr + r, tc + r] = 0.5
+        view = cells[row - r : row + r + 1, col - r : col + r + 1].ravel()
         dr, dc = self.goal[0] - self.agent[0], self.goal[1] - self.agent[1]
         visible = float(abs(dr) <= r and abs(dc) <= r)
         return np.concatenate([view, [dr / self.size, dc / self.size, visible]]).astype(np.float32)

@@ -101,7 +101,10 @@ class GridEncoder(nn.Module):
         self.side = int(np.sqrt(state_dim))
         self.extra = state_dim - self.side * self.side
         self.conv = nn.Sequential(
-            nn.Conv2d(1, channels, 3, padding=1), nn.GELU(), nn.Conv2d(channels, channels, 3, padding=1), nn.GELU()
+            nn.Conv2d(1, channels, 3, padding=1),
+            nn.GELU(),
+            nn.Conv2d(channels, channels, 3, padding=1),
+            nn.GELU(),
         )
         self.project = nn.Sequential(
             nn.Linear(channels * self.side * self.side + self.extra, 2 * hidden_size),
