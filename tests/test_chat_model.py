@@ -245,8 +245,9 @@ def test_vocabulary_extension_adds_chinese_tokens_initialised_from_their_bytes(t
     model = AutoModelForCausalLM.from_pretrained(tiny_base)
     byte_ids = tokenizer("好", add_special_tokens=False)["input_ids"]
     expected = model.get_input_embeddings().weight[byte_ids].mean(0).detach().clone()
-    added = extend_vocabulary(model, tokenizer, ["你好，你好！好的。", "我很好"], limit=10)
-    assert added == 2  # 你 and 好 appear twice or more; the others once
+    added = extend_vocabulary(model, tokenizer, ["你好，你好！", "我很好，谢谢。", "再见。"], limit=10)
+    assert added == 5  # 好 你 谢 and the punctuation ， 。 appear twice or more; the others once
+    assert len(tokenizer("好，。", add_special_tokens=False)["input_ids"]) == 3
     assert tokenizer("你好", add_special_tokens=False)["input_ids"] == [
         tokenizer.convert_tokens_to_ids(c) for c in "你好"
     ]
