@@ -119,6 +119,14 @@ def test_tiny_tacotron2_trains_through_the_engine_and_speaks(tmp_path, speech_ho
     )
     assert result.exit_code == 0, result.output
     assert sf.info(out).samplerate == 16000
+    # 'apps bench tts' measures the prepared default beside espeak-ng
+    default = speech_home / "models" / "tts" / "default"
+    default.parent.mkdir(parents=True, exist_ok=True)
+    default.symlink_to(run, target_is_directory=True)
+    rows = TtsApp().benchmark(device="cpu")
+    assert [r["metric"] for r in rows] == ["real-time factor", "latency"] * 2
+    assert rows[2]["peer"] == "espeak-ng" and rows[2]["peer_value"] == rows[0]["value"]
+    assert all(r["value"] > 0 for r in rows) and rows[0]["peak_rss_mb"] > 0
 
 
 @needs_espeak

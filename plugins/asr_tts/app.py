@@ -273,6 +273,8 @@ class TtsApp(App):
                 click.Option(["--force"], is_flag=True, help="Retrain the Tacotron 2 default."),
                 click.Argument(["overrides"], nargs=-1, metavar="[KEY=VALUE]..."),
             ]
+        if verb == "bench":
+            return [options.device()]
         if verb == "eval":
             return [
                 options.model(help="Tacotron 2 run directory (default: the one from apps prepare tts)."),
@@ -284,6 +286,11 @@ class TtsApp(App):
                 options.json_output(),
             ]
         return []
+
+    def benchmark(self, device=None, **_) -> list[dict]:
+        from plugins.asr_tts.tts import benchmark_rows
+
+        return benchmark_rows(device)
 
     def load(self, model=None, device=None, dtype=None, engine="espeak", voice=None, speed=165, pitch=50):
         from plugins.asr_tts.tts import make_engine

@@ -7,6 +7,7 @@ Every engine's ``synthesize(text)`` returns ``(float32 mono audio, sample_rate)`
 from __future__ import annotations
 
 import re
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -147,3 +148,58 @@ def play(audio: np.ndarray, rate: int) -> None:
         raise AppsError(
             f"no audio output device: {exc}", hint="write a file with -o out.wav instead"
         ) from None
+
+
+BENCH_SENTENCES = [
+    "turn left",
+    "move forward three",
+    "pick up the red block",
+    "rotate right five degrees",
+    "what time is it",
+    "the battery is low",
+    "stop",
+    "how are you today",
+]
+
+
+def benchmark_rows(device: str | None = None) -> list[dict]:
+    """Real-time factor (synthesis seconds / audio seconds) over command sentences, latency of one short
+    command and peak memory, for espeak-ng and, once 'apps prepare tts' has built it, the Tacotron 2 default
+    (Griffin-Lim included), which is measured against espeak-ng."""
+    from core.bench import PeakMemory
+
+    engines = [("espeak-ng", EspeakEngine("en-us"))]
+    try:
+        engines.append(("tacotron2 offline default + Griffin-Lim", TacotronEngine(None, device)))
+    except AppsError as exc:
+        print(f"tacotron2 row skipped: {exc.message}", file=sys.stderr)
+    rows = []
+    for name, engine in engines:
+        speak(engine, "warm up")
+        with PeakMemory(device or "cpu") as memory:
+            results = [speak(engine, text) for text in BENCH_SENTENCES]
+        latency = sorted(speak(engine, "turn left")["seconds"] for _ in range(3))[1]
+        rtf = sum(r["seconds"] for r in results) / sum(r["duration_s"] for r in results)
+        rows.append(
+            {
+                "name": f"{name}: {len(results)} command sentences",
+                "metric": "real-time factor",
+                "value": round(rtf, 4),
+                "unit": "x",
+                "better": "lower",
+                "peak_rss_mb": round(memory.peak / 2**20, 1),
+            }
+        )
+        rows.append(
+            {
+                "name": f"{name}: 'turn left', text -> whole waveform",
+                "metric": "latency",
+                "value": round(1000 * latency, 1),
+                "unit": "ms",
+                "better": "lower",
+            }
+        )
+    if len(rows) == 4:  # Tacotron 2 beside espeak-ng, measured in the same run
+        for ours, peer in ((rows[2], rows[0]), (rows[3], rows[1])):
+            ours.update(peer="espeak-ng", peer_value=peer["value"])
+    return rows
