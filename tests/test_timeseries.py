@@ -165,6 +165,18 @@ def test_forecaster_shapes_intervals_and_recursion(tiny_run):
     assert (out["q0.1"] <= out["point"] + 1e-6).all() and (out["point"] <= out["q0.9"] + 1e-6).all()
 
 
+def test_bench_compares_with_ets_and_falls_back_to_random_weights(tiny_run, tmp_path, monkeypatch):
+    from plugins.timeseries.bench import benchmark_rows
+
+    rows = benchmark_rows(str(tiny_run), "cpu", batch=4)
+    assert [r["metric"] for r in rows] == ["latency", "throughput"]
+    assert all(r["value"] > 0 and r["peer_value"] > 0 for r in rows) and "ETS" in rows[0]["peer"]
+    monkeypatch.setenv(
+        "APPS_HOME", str(tmp_path)
+    )  # nothing prepared: the default architecture, random weights
+    assert "random weights" in benchmark_rows(None, "cpu", batch=2)[0]["name"]
+
+
 def test_synthetic_series_are_deterministic_and_varied():
     from plugins.timeseries.synthetic import synthetic_series
 

@@ -107,6 +107,8 @@ class TimeseriesApp(App):
                     help="Recipe override for the pre-training, e.g. --set max_steps=200.",
                 ),
             ]
+        if verb == "bench":
+            return [model, options.device()]
         return []
 
     def run(self, **options) -> None:
@@ -128,6 +130,11 @@ class TimeseriesApp(App):
         from plugins.timeseries.training import training_parts
 
         return training_parts(self, recipe)
+
+    def benchmark(self, model=None, device="auto", **_) -> list[dict]:
+        from plugins.timeseries.bench import benchmark_rows
+
+        return benchmark_rows(model, device)
 
     def demo(self) -> None:
         from plugins.timeseries.demo import build_tab

@@ -29,8 +29,18 @@ def forecast_plot(app, dataset: str | None, csv_path: str | None, horizon: int |
     out = scratch_path(".png")
     plot_forecast(table, results[:4], out, title=Path(csv_path).name if csv_path else dataset, season=season)
     first = results[0]
-    rows = [[ds[:19], f, lo, hi, sn, e] for ds, f, lo, hi, sn, e in zip(
-        first["ds"], first["forecast"], first["lo"], first["hi"], first["seasonal_naive"], first["ets"], strict=True)]
+    rows = [
+        [ds[:19], f, lo, hi, sn, e]
+        for ds, f, lo, hi, sn, e in zip(
+            first["ds"],
+            first["forecast"],
+            first["lo"],
+            first["hi"],
+            first["seasonal_naive"],
+            first["ets"],
+            strict=True,
+        )
+    ]
     return str(out), rows
 
 
@@ -51,7 +61,14 @@ def build_tab(app) -> None:
         level = gr.Slider(50, 99, value=80, step=1, label="interval level (%)")
     button = gr.Button("Forecast", variant="primary", elem_id="ts-run")
     plot = gr.Image(label="forecast with baselines", type="filepath", elem_id="ts-plot")
-    table = gr.Dataframe(headers=["ds", "PatchTST", "low", "high", "seasonal naive", "ETS"], label="first series",
-                         elem_id="ts-table")
-    button.click(friendly(app.name, handle, reset=lambda: app.__dict__.pop("forecaster", None)),
-                 [dataset, upload, horizon, level], [plot, table], api_name="forecast")
+    table = gr.Dataframe(
+        headers=["ds", "PatchTST", "low", "high", "seasonal naive", "ETS"],
+        label="first series",
+        elem_id="ts-table",
+    )
+    button.click(
+        friendly(app.name, handle, reset=lambda: app.__dict__.pop("forecaster", None)),
+        [dataset, upload, horizon, level],
+        [plot, table],
+        api_name="forecast",
+    )
