@@ -250,7 +250,7 @@ def tiny_recipe(**overrides):
 
 
 @pytest.mark.parametrize("env_id,policy", [("CartPole-v1", "dt"), ("Pendulum-v1", "bc"), ("Maze-v0", "dt")])
-def test_tiny_policy_trains_through_the_engine_and_plays(tmp_path, env_id, policy):
+def test_tiny_policy_trains_through_the_engine_and_plays(tmp_path, env_id, policy, monkeypatch):
     from core.training import run_training
     from plugins.control.app import ControlApp
     from plugins.control.policies import load_policy
@@ -270,6 +270,16 @@ def test_tiny_policy_trains_through_the_engine_and_plays(tmp_path, env_id, polic
     assert model.config.control["env"] == env_id
     summary = summarize(run_episodes(env_id, 2, seed=99, policy=model))
     assert summary["episodes"] == 2 and np.isfinite(summary["mean_return"])
+    # 'apps bench control' times the prepared default beside the scripted expert
+    monkeypatch.setenv("APPS_HOME", str(tmp_path / "home"))
+    with pytest.raises(AppsError, match="no prepared control policy"):
+        ControlApp().benchmark()
+    default = tmp_path / "home" / "models" / "control" / "default" / env_id
+    default.parent.mkdir(parents=True)
+    default.symlink_to(run_dir, target_is_directory=True)
+    rows = ControlApp().benchmark(episodes=2)
+    assert [r["metric"] for r in rows] == ["latency", "throughput"]
+    assert all(r["value"] > 0 and r["peer_value"] > 0 and r["peer"] == "scripted expert" for r in rows)
 
 
 def test_dagger_adds_expert_labelled_policy_states(tmp_path):  # with the convolutional maze-view encoder

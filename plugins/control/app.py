@@ -132,6 +132,17 @@ class ControlApp(App):
                 options.device(),
                 options.json_output(),
             ]
+        if verb == "bench":
+            return [
+                click.Option(
+                    ["--env", "-e", "env_ids"],
+                    multiple=True,
+                    help="Only these environments (default: all prepared).",
+                ),
+                click.Option(
+                    ["--episodes"], type=int, default=20, show_default=True, help="Episodes in lockstep."
+                ),
+            ]
         return []
 
     # ---- training -----------------------------------------------------------------------------
@@ -171,6 +182,11 @@ class ControlApp(App):
         return summary
 
     # ---- prepare ------------------------------------------------------------------------------
+    def benchmark(self, env_ids=(), episodes=20, **_) -> list[dict]:
+        from plugins.control.bench import benchmark_rows
+
+        return benchmark_rows(list(env_ids) or None, episodes)
+
     def prepare(self, env_ids=(), force=False, **_):
         from core.plugins import get_manager
         from core.recipes import load_recipe

@@ -1,0 +1,62 @@
+"""``apps bench control``: how fast each prepared default policy acts, beside the scripted expert it learnt
+from (the controller a robot would otherwise run): milliseconds per decision for one robot, and environment
+steps per second for many simulated in lockstep (the way evaluation and DAgger play)."""
+
+from __future__ import annotations
+
+import time
+
+from core.errors import AppsError
+
+
+def _steps_per_second(env_id: str, episodes: int, seed: int, batch: int, policy=None) -> float:
+    from plugins.control.rollout import run_episodes
+
+    began = time.perf_counter()
+    rows = run_episodes(env_id, episodes, seed, policy=policy, batch=batch)
+    return sum(row["length"] for row in rows) / (time.perf_counter() - began)
+
+
+def benchmark_rows(env_ids=None, episodes: int = 20) -> list[dict]:
+    import torch
+
+    from plugins.control.app import DEFAULT_RECIPES, default_policy_dir
+    from plugins.control.policies import load_policy
+
+    ready = [e for e in (env_ids or DEFAULT_RECIPES) if (default_policy_dir(e) / "config.json").is_file()]
+    if not ready:
+        raise AppsError("no prepared control policy to measure", hint="run 'apps prepare control' first")
+    rows = []
+    for env_id in ready:
+        policy = load_policy(default_policy_dir(env_id))
+        kind = type(policy).__name__
+        seed, common = 3_000_000, {"threads": torch.get_num_threads()}
+        single = _steps_per_second(env_id, 2, seed, 1, policy)
+        single_expert = _steps_per_second(env_id, 2, seed, 1)
+        many = _steps_per_second(env_id, episodes, seed, episodes, policy)
+        many_expert = _steps_per_second(env_id, episodes, seed, episodes)
+        rows.append(
+            {
+                "name": f"{env_id} {kind}: one environment, decision + simulation step",
+                "metric": "latency",
+                "value": round(1000 / single, 3),
+                "unit": "ms/step",
+                "peer": "scripted expert",
+                "peer_value": round(1000 / single_expert, 3),
+                "better": "lower",
+                **common,
+            }
+        )
+        rows.append(
+            {
+                "name": f"{env_id} {kind}: {episodes} environments in lockstep",
+                "metric": "throughput",
+                "value": round(many, 1),
+                "unit": "steps/s",
+                "peer": "scripted expert",
+                "peer_value": round(many_expert, 1),
+                "better": "higher",
+                **common,
+            }
+        )
+    return rows
