@@ -280,6 +280,7 @@ def test_tiny_policy_trains_through_the_engine_and_plays(tmp_path, env_id, polic
     rows = ControlApp().benchmark(episodes=2)
     assert [r["metric"] for r in rows] == ["latency", "throughput"]
     assert all(r["value"] > 0 and r["peer_value"] > 0 and r["peer"] == "scripted expert" for r in rows)
+    assert rows[1]["peak_rss_mb"] > 0
 
 
 def test_dagger_adds_expert_labelled_policy_states(tmp_path):  # with the convolutional maze-view encoder

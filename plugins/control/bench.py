@@ -20,6 +20,7 @@ def _steps_per_second(env_id: str, episodes: int, seed: int, batch: int, policy=
 def benchmark_rows(env_ids=None, episodes: int = 20) -> list[dict]:
     import torch
 
+    from core.bench import PeakMemory
     from plugins.control.app import DEFAULT_RECIPES, default_policy_dir
     from plugins.control.policies import load_policy
 
@@ -33,7 +34,8 @@ def benchmark_rows(env_ids=None, episodes: int = 20) -> list[dict]:
         seed, common = 3_000_000, {"threads": torch.get_num_threads()}
         single = _steps_per_second(env_id, 2, seed, 1, policy)
         single_expert = _steps_per_second(env_id, 2, seed, 1)
-        many = _steps_per_second(env_id, episodes, seed, episodes, policy)
+        with PeakMemory() as memory:
+            many = _steps_per_second(env_id, episodes, seed, episodes, policy)
         many_expert = _steps_per_second(env_id, episodes, seed, episodes)
         rows.append(
             {
@@ -56,6 +58,7 @@ def benchmark_rows(env_ids=None, episodes: int = 20) -> list[dict]:
                 "peer": "scripted expert",
                 "peer_value": round(many_expert, 1),
                 "better": "higher",
+                "peak_rss_mb": round(memory.peak / 2**20, 1),
                 **common,
             }
         )
