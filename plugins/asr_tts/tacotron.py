@@ -289,7 +289,8 @@ def load_tacotron(folder: str | Path, device=None) -> TacotronSynthesizer:
     if not config_path.is_file():
         raise AppsError(
             f"{folder} holds no trained Tacotron 2 ({CONFIG_FILE} is missing)",
-            hint="train it: apps prepare tts (or apps train tts --recipe tacotron2-commands)",
+            hint="train it: apps prepare tts (about 30 minutes on 2 CPU cores), "
+            "or apps train tts --recipe tacotron2-commands",
         )
     config = json.loads(config_path.read_text())
     model = TacotronForTraining(config["hyper"])
