@@ -48,7 +48,8 @@ def evaluate_asr(
     spent = time.perf_counter() - began
     references = [row.text for row in rows]
     metrics = error_rates(references, [r["text"] for r in results])
-    if transcriber.lexicon is not None:
+    decoder = transcriber.decoder
+    if decoder == "lexicon":  # the same model without the lexicon, for comparison
         transcriber.lexicon = None
         greedy = error_rates(references, [r["text"] for r in transcriber.transcribe(waves)])
         metrics.update({f"greedy_{k}": v for k, v in greedy.items()})
@@ -69,7 +70,7 @@ def evaluate_asr(
     return {
         "model": str(model),
         "dataset": source,
-        "decoder": "lexicon" if "greedy_wer" in metrics else "greedy",
+        "decoder": decoder,
         "utterances": len(rows),
         "audio_seconds": round(audio_s, 1),
         **{k: round(v, 4) for k, v in metrics.items()},

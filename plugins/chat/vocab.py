@@ -47,7 +47,8 @@ def extend_vocabulary(model, tokenizer, texts: list[str], limit: int, min_count:
                 if getattr(outputs, "bias", None) is not None:
                     outputs.bias[new_id] = outputs.bias[ids].mean(0)
     print(
-        f"vocabulary extended: {added} Chinese characters and punctuation marks added ({old_size} -> {len(tokenizer)} tokens)",
+        f"vocabulary extended: {added} Chinese characters and punctuation marks added "
+        f"({old_size} -> {len(tokenizer)} tokens)",
         file=sys.stderr,
     )
     return added

@@ -156,6 +156,8 @@ class MazeEnv(gym.Env):
         self.grid, self.start, self.goal = generate_maze(self.np_random, self.size, self.density, self.kind)
         self.agent = self.start
         self.trail = [self.start]
+        self.visited = np.zeros(self.grid.shape, dtype=bool)  # the trail as a grid: O(1) per step to update
+        self.visited[self.start] = True
         self.steps = 0
         self.shortest = len(shortest_path(self.grid, self.start, self.goal)) - 1
         return self._observation(), self._info()
@@ -166,6 +168,7 @@ class MazeEnv(gym.Env):
         if self.grid[target] == 0:
             self.agent = target
         self.trail.append(self.agent)
+        self.visited[self.agent] = True
         self.steps += 1
         reached = self.agent == self.goal
         reward = 1.0 if reached else -0.01
@@ -189,8 +192,7 @@ class MazeEnv(gym.Env):
         row, col = self.agent[0] + r, self.agent[1] + r
         cells = padded.astype(np.float32)
         if self.memory:  # cells the agent has stood on read 0.5: it can tell where it has been
-            for tr, tc in set(self.trail):
-                cells[tr + r, tc + r] = 0.5
+            cells[r : r + self.visited.shape[0], r : r + self.visited.shape[1]][self.visited] = 0.5
         view = cells[row - r : row + r + 1, col - r : col + r + 1].ravel()
         dr, dc = self.goal[0] - self.agent[0], self.goal[1] - self.agent[1]
         visible = float(abs(dr) <= r and abs(dc) <= r)

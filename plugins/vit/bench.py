@@ -204,11 +204,27 @@ def benchmark(
                         **common,
                     }
                 )
-
-                rows.append(peak_row(name, gflops * model_fps, precision, peaks[precision], common,
-                                     gflops_per_frame=round(gflops, 3)))
+                rows.append(
+                    peak_row(
+                        name,
+                        gflops * model_fps,
+                        precision,
+                        peaks[precision],
+                        common,
+                        gflops_per_frame=round(gflops, 3),
+                    )
+                )
                 if layout == "vit_base":
                     batch_fps = batch_throughput(classifier, clip)
-                    rows.append(peak_row(f"{name} batch 8", gflops * batch_fps, precision, peaks[precision], common,
-                                         goal=">= 0.65x in the best precision", frames_per_s=round(batch_fps, 2)))
+                    rows.append(
+                        peak_row(
+                            f"{name} batch 8",
+                            gflops * batch_fps,
+                            precision,
+                            peaks[precision],
+                            common,
+                            goal=">= 0.65x in the best precision",
+                            frames_per_s=round(batch_fps, 2),
+                        )
+                    )
     return rows
