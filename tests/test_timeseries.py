@@ -202,6 +202,43 @@ def test_finetune_selects_best_step_on_holdout(tiny_run, tmp_path):
     assert selection["best_error"] == min(error for _, error in selection["checks"])
 
 
+def test_series_recipe_forecasts_the_targets_own_horizon(tmp_path):
+    from core.errors import AppsError
+    from core.plugins import get_manager
+    from core.recipes import load_recipe
+    from core.training import run_training
+    from plugins.timeseries.app import TimeseriesApp
+    from plugins.timeseries.model import Forecaster
+
+    path = get_manager().recipe_path("timeseries", "patchtst-series")
+    tiny = ["d_model=16", "num_layers=1", "ffn_dim=32", "max_steps=3", "select_steps=2", "batch_size=8"]
+    recipe = load_recipe(TimeseriesApp.recipe_class, path, [*tiny, "dataset=sunspots"])
+    run = run_training(TimeseriesApp(), recipe, run_dir=tmp_path / "sun")
+    assert Forecaster.from_run(run).prediction_length == 11  # prediction_length 0: sunspots' horizon
+    csv = tmp_path / "meter.csv"
+    csv.write_text("ds,y\n" + "".join(f"2024-01-{d:02d},{d}\n" for d in range(1, 29)))
+    recipe = load_recipe(TimeseriesApp.recipe_class, path, [*tiny, f"dataset={csv}"])
+    with pytest.raises(AppsError, match="needs one shipped dataset"):
+        run_training(TimeseriesApp(), recipe, run_dir=tmp_path / "csv")
+
+
+def test_default_is_a_datasets_own_model_when_built(tiny_run, tmp_path, monkeypatch, capsys):
+    import shutil
+
+    from core.paths import default_model_dir
+    from plugins.timeseries.forecast import own_model_dir, resolve_model_dir
+
+    monkeypatch.setenv("APPS_HOME", str(tmp_path))
+    pooled, own = default_model_dir("timeseries"), own_model_dir("sunspots")
+    shutil.copytree(tiny_run, pooled)
+    shutil.copytree(tiny_run, own)
+    assert resolve_model_dir(None, "sunspots") == own
+    assert resolve_model_dir("default", "co2") == pooled  # co2 is long: the pooled model's
+    assert resolve_model_dir(None, "elnino") == pooled and "no model of its own" in capsys.readouterr().err
+    report = invoke("eval", "timeseries", "--dataset", "sunspots", "--no-ets", "--n-windows", "1", "--json")
+    assert json.loads(report.output)["results"][0]["model_dirs"] == {"patchtst": str(own)}
+
+
 def invoke(*args):
     return CliRunner().invoke(cli, list(map(str, args)), catch_exceptions=False)
 
@@ -211,7 +248,7 @@ def test_info_lists_datasets_with_horizon_and_season():
     datasets = json.loads(result.output)["datasets"]
     assert set(datasets) == {"co2", "sunspots", "elnino", "elec_equip", "taylor", "msft"}
     assert "horizon 26, season 52" in datasets["co2"]
-    assert {"patchtst-pretrain", "patchtst-finetune"} <= set(json.loads(result.output)["recipes"])
+    assert {"patchtst-pretrain", "patchtst-finetune", "patchtst-series"} <= set(json.loads(result.output)["recipes"])
 
 
 def test_cli_run_dataset_writes_plot(tiny_run, tmp_path):

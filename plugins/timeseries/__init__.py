@@ -7,6 +7,7 @@ from core import hookimpl
 RECIPES = {
     "patchtst-pretrain": "PatchTST pre-trained over the pool of shipped series (the offline default)",
     "patchtst-finetune": "adapt the pooled PatchTST to one target series (dataset=NAME or a CSV path)",
+    "patchtst-series": "a small PatchTST trained on one short series alone (yearly/monthly; dataset=NAME)",
 }
 
 

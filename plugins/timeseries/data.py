@@ -36,9 +36,13 @@ class DatasetSpec:
     horizon: int
     season: int  # seasonal period of the seasonal-naive baseline and of MASE (1: naive random walk)
     loader: Callable[[], Any]
+    # Monthly and yearly series of a few hundred points: the default forecasts them with a small model of
+    # their own (recipe patchtst-series, built by 'apps prepare'), not the pooled 384-step-context model.
+    own_model: bool = False
 
     def summary(self) -> str:
-        return f"{self.description} [freq {self.freq}, horizon {self.horizon}, season {self.season}]"
+        model = ", own model" if self.own_model else ""
+        return f"{self.description} [freq {self.freq}, horizon {self.horizon}, season {self.season}{model}]"
 
 
 # ---- shipped datasets (data inside statsmodels / pmdarima wheels, no network) -------------------------
@@ -104,7 +108,15 @@ DATASETS: dict[str, DatasetSpec] = {
     spec.name: spec
     for spec in (
         DatasetSpec("co2", "Mauna Loa CO2, weekly 1958-2001 (statsmodels)", "W-SAT", 26, 52, _co2),
-        DatasetSpec("sunspots", "yearly sunspot activity 1700-2008 (statsmodels)", "YS", 11, 11, _sunspots),
+        DatasetSpec(
+            "sunspots",
+            "yearly sunspot activity 1700-2008 (statsmodels)",
+            "YS",
+            11,
+            11,
+            _sunspots,
+            own_model=True,
+        ),
         DatasetSpec(
             "elnino",
             "El Nino sea surface temperature, monthly 1950-2010 (statsmodels)",
@@ -112,6 +124,7 @@ DATASETS: dict[str, DatasetSpec] = {
             12,
             12,
             _elnino,
+            own_model=True,
         ),
         DatasetSpec(
             "elec_equip",
@@ -120,6 +133,7 @@ DATASETS: dict[str, DatasetSpec] = {
             12,
             12,
             _elec_equip,
+            own_model=True,
         ),
         DatasetSpec(
             "taylor",

@@ -18,12 +18,14 @@ def forecast_plot(app, dataset: str | None, csv_path: str | None, horizon: int |
         plot_forecast,
     )
 
-    if not hasattr(app, "forecaster"):
-        app.forecaster = load_forecaster(None)
-    table, spec = load_input(csv=csv_path, dataset=None if csv_path else dataset, quiet=True)
+    dataset = None if csv_path else dataset
+    forecasters = app.__dict__.setdefault("forecasters", {})  # by dataset: some have a model of their own
+    if dataset not in forecasters:
+        forecasters[dataset] = load_forecaster(None, dataset=dataset)
+    table, spec = load_input(csv=csv_path, dataset=dataset, quiet=True)
     h = int(horizon) if horizon else (spec.horizon if spec else DEFAULT_HORIZON)
     season = spec.season if spec else default_season(table.attrs["freq"])
-    results = forecast_table(app.forecaster, table, h, level, season)
+    results = forecast_table(forecasters[dataset], table, h, level, season)
     for result in results:
         app.emit(result, source=csv_path or f"dataset:{dataset}")
     out = scratch_path(".png")
@@ -67,7 +69,7 @@ def build_tab(app) -> None:
         elem_id="ts-table",
     )
     button.click(
-        friendly(app.name, handle, reset=lambda: app.__dict__.pop("forecaster", None)),
+        friendly(app.name, handle, reset=lambda: app.__dict__.pop("forecasters", None)),
         [dataset, upload, horizon, level],
         [plot, table],
         api_name="forecast",

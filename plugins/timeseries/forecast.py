@@ -23,13 +23,31 @@ from plugins.timeseries.backtest import (
 
 DEFAULT_HORIZON = 24
 PRETRAIN_RECIPE = "patchtst-pretrain"
+SERIES_RECIPE = "patchtst-series"
 
 
 # ---- model ------------------------------------------------------------------------------------------
-def resolve_model_dir(model: str | None) -> Path:
+def own_model_dir(dataset: str) -> Path:
+    """Where 'apps prepare' puts the model of a shipped dataset that has one of its own (``own_model``)."""
+    from core.paths import default_model_dir
+
+    return default_model_dir("timeseries").with_name(f"series-{dataset}")
+
+
+def resolve_model_dir(model: str | None, dataset: str | None = None) -> Path:
+    """A run directory; the default is the shipped ``dataset``'s own model when it has one, else the pooled."""
     from core.paths import default_model_dir
 
     if model in (None, "", "default"):
+        spec = tsdata.DATASETS.get(dataset or "")
+        if spec and spec.own_model:
+            own = own_model_dir(spec.name)
+            if (own / "config.json").is_file():
+                return own
+            tsdata.warn(
+                f"'{spec.name}' has no model of its own yet ({own}); forecasting with the pooled model "
+                "('apps prepare timeseries' builds it in about a minute)"
+            )
         path = default_model_dir("timeseries")
         if not (path / "config.json").is_file():
             raise AppsError(
@@ -46,11 +64,11 @@ def resolve_model_dir(model: str | None) -> Path:
     return path
 
 
-def load_forecaster(model: str | None, device: str = "auto"):
+def load_forecaster(model: str | None, device: str = "auto", dataset: str | None = None):
     from core.device import resolve_device
     from plugins.timeseries.model import Forecaster
 
-    return Forecaster.from_run(resolve_model_dir(model), device=str(resolve_device(device)))
+    return Forecaster.from_run(resolve_model_dir(model, dataset), device=str(resolve_device(device)))
 
 
 # ---- input ------------------------------------------------------------------------------------------
@@ -153,7 +171,7 @@ def run(
         raise AppsError(f"--level {level} must be between 0 and 100 (percent)")
     if follow and not csv:
         raise AppsError("--follow watches a CSV file", hint="use it with --csv FILE")
-    forecaster = load_forecaster(model, device)
+    forecaster = load_forecaster(model, device, dataset)
     updates = 0
     while True:
         # The signature is taken before reading, so rows appended while we forecast trigger the next round.
@@ -277,7 +295,15 @@ def evaluate(
         dataset = "all"
     names = list(tsdata.DATASETS) if dataset == "all" else [dataset] if dataset else [None]
     models = list(model) or [None]
-    forecasters = [(_model_label(m), load_forecaster(m, device)) for m in models]
+    labels = [_model_label(m) for m in models]
+    loaded = {}  # run directory -> Forecaster: the pooled default serves many datasets
+
+    def forecaster_for(ref, name):
+        path = resolve_model_dir(ref, name)
+        if path not in loaded:
+            loaded[path] = load_forecaster(str(path), device)
+        return path, loaded[path]
+
     results = []
     for name in names:
         table, spec = load_input(csv if name is None else None, name, freq, ds_col, y_col, id_col)
@@ -288,8 +314,9 @@ def evaluate(
         for uid, values in series.items():
             needed = (n_windows - 1) * s + h + max(m + 1, 2 * 16)
             tsdata.check_length(uid, len(values), needed, f"a backtest of {n_windows} windows x {h} steps")
-        methods = {}
-        for label, forecaster in forecasters:
+        methods, model_dirs = {}, {}
+        for label, ref in zip(labels, models, strict=True):
+            model_dirs[label], forecaster = forecaster_for(ref, name)
             _warn_leakage(label, forecaster, series, h, n_windows, s)
             methods[label] = lambda hs, hh, f=forecaster: f.predict(hs, hh)["point"]
         baselines = baseline_methods(m)
@@ -305,12 +332,13 @@ def evaluate(
                 "season": m,
                 "n_windows": n_windows,
                 "step": s,
+                "model_dirs": {label: str(path) for label, path in model_dirs.items()},
                 "metrics": {
                     method: {k: round(v, 6) for k, v in row.items()} for method, row in scores.items()
                 },
             }
         )
-    report = {"models": [label for label, _ in forecasters], "results": results, "summary": _summary(results)}
+    report = {"models": labels, "results": results, "summary": _summary(results)}
     if as_json:
         print(json.dumps(report, indent=2))
     else:
@@ -366,6 +394,9 @@ def _print_report(report: dict) -> None:
         print(f"  {'method':<28}" + "".join(f"{metric.upper():>12}" for metric in METRICS))
         for method, row in result["metrics"].items():
             print(f"  {method:<28}" + "".join(f"{row[metric]:>12.4g}" for metric in METRICS))
+        for label, path in result["model_dirs"].items():
+            if Path(path).name.startswith("series-"):
+                print(f"  ({label}: the dataset's own model, {path})")
     for method, row in report["summary"].items():
         if row["datasets"] > 1:
             print(
@@ -377,15 +408,28 @@ def _print_report(report: dict) -> None:
 
 # ---- prepare ----------------------------------------------------------------------------------------
 def prepare(app, force: bool = False, overrides: list[str] | None = None) -> Path:
-    """Build the pooled default model with the app's own ``patchtst-pretrain`` recipe (offline)."""
+    """Build the offline defaults with the app's own recipes: the pooled model (``patchtst-pretrain``, the
+    ``overrides`` apply to it), then the own model of each shipped dataset marked ``own_model``
+    (``patchtst-series``, about 30 s each)."""
     from core.paths import default_model_dir
+
+    target = default_model_dir("timeseries")
+    builds = [(target, PRETRAIN_RECIPE, overrides or [])]
+    builds += [
+        (own_model_dir(n), SERIES_RECIPE, [f"dataset={n}"]) for n, s in tsdata.DATASETS.items() if s.own_model
+    ]
+    for path, recipe_name, recipe_overrides in builds:
+        if (path / "config.json").is_file() and not force:
+            print(f"ready: {path} (--force rebuilds it)")
+        else:
+            _build(app, recipe_name, recipe_overrides, path)
+    return target
+
+
+def _build(app, recipe_name: str, overrides: list[str], target: Path) -> None:
     from core.plugins import get_manager
     from core.recipes import load_recipe
 
-    target = default_model_dir("timeseries")
-    if (target / "config.json").is_file() and not force:
-        print(f"the pooled default model is ready: {target} (--force rebuilds it)")
-        return target
     try:
         from core.training import run_training
     except ImportError:
@@ -393,20 +437,16 @@ def prepare(app, force: bool = False, overrides: list[str] | None = None) -> Pat
             "the training engine (core.training.run_training) is not available",
             hint="update transformer-apps",
         ) from None
-    recipe = load_recipe(
-        app.recipe_class, get_manager().recipe_path("timeseries", PRETRAIN_RECIPE), overrides
-    )
-    print(
-        f"building the pooled PatchTST default from {', '.join(recipe.pool)} into {target}", file=sys.stderr
-    )
+    recipe = load_recipe(app.recipe_class, get_manager().recipe_path("timeseries", recipe_name), overrides)
+    series = ", ".join(recipe.pool) if recipe.pool else recipe.dataset
+    print(f"building {target.name} ({recipe_name}) from {series} into {target}", file=sys.stderr)
     # Train beside the target and swap at the end: a failed or interrupted build keeps the old model.
     building = target.with_name(target.name + ".building")
     shutil.rmtree(building, ignore_errors=True)
-    run_dir = Path(run_training(app, recipe, run_dir=building, recipe_name=PRETRAIN_RECIPE))
+    run_dir = Path(run_training(app, recipe, run_dir=building, recipe_name=recipe_name))
     for checkpoint in run_dir.glob("checkpoint-*"):
         shutil.rmtree(checkpoint, ignore_errors=True)  # optimizer state is not needed to forecast
     if target.exists():
         shutil.rmtree(target)
     os.replace(run_dir, target)
     print(f"ready: {target}")
-    return target

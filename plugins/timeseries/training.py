@@ -56,9 +56,17 @@ def training_parts(app, recipe):
     from core.paths import default_model_dir
     from core.training import TrainingParts
 
+    names = list(recipe.pool) if recipe.pool else ([recipe.dataset] if recipe.dataset else [])
+    if not names:
+        raise AppsError(
+            "the recipe names no series", hint="set pool: [co2, ...] or dataset: co2 (or a CSV path)"
+        )
+    loaded = [row for name in names for row in load_series(name, recipe.freq, None, recipe.n_windows)]
     base = recipe.model
     if base in (None, "", "none"):
         settings = ModelSettings(**{k: getattr(recipe, k) for k in asdict(ModelSettings())})
+        if not settings.prediction_length:
+            settings.prediction_length = _target_horizon(loaded)
         model = build_model(settings)
     else:
         path = default_model_dir("timeseries") if base == "default" else Path(base)
@@ -84,28 +92,22 @@ def training_parts(app, recipe):
             distribution=config.distribution_output,
         )
 
-    names = list(recipe.pool) if recipe.pool else ([recipe.dataset] if recipe.dataset else [])
-    if not names:
-        raise AppsError(
-            "the recipe names no series", hint="set pool: [co2, ...] or dataset: co2 (or a CSV path)"
-        )
     train_series, eval_series, held_out, cutoffs = [], [], [], {}
-    for name in names:
-        for uid, values, cutoff, horizon in load_series(name, recipe.freq, None, recipe.n_windows):
-            seen = values[:cutoff]
-            window = horizon or settings.prediction_length  # a held-out window is one forecast horizon
-            kept = recipe.holdout * window
-            needed = recipe.min_history + settings.prediction_length + kept
-            if len(seen) < needed:
-                raise AppsError(
-                    f"series '{uid}' has {len(seen)} points before its backtest windows; training needs at least "
-                    f"{needed} (min_history + prediction_length + holdout windows)"
-                )
-            if recipe.holdout:
-                held_out += holdout_windows(seen, window, recipe.holdout)
-            train_series.append(seen[: len(seen) - kept])
-            eval_series.append(seen)
-            cutoffs[uid] = {"train_points": int(cutoff), "length": int(len(values)), "horizon": horizon}
+    for uid, values, cutoff, horizon in loaded:
+        seen = values[:cutoff]
+        window = horizon or settings.prediction_length  # a held-out window is one forecast horizon
+        kept = recipe.holdout * window
+        needed = recipe.min_history + settings.prediction_length + kept
+        if len(seen) < needed:
+            raise AppsError(
+                f"series '{uid}' has {len(seen)} points before its backtest windows; training needs at least "
+                f"{needed} (min_history + prediction_length + holdout windows)"
+            )
+        if recipe.holdout:
+            held_out += holdout_windows(seen, window, recipe.holdout)
+        train_series.append(seen[: len(seen) - kept])
+        eval_series.append(seen)
+        cutoffs[uid] = {"train_points": int(cutoff), "length": int(len(values)), "horizon": horizon}
     train = WindowDataset(train_series, settings, recipe.min_history, recipe.train_stride, recipe.min_windows)
     if recipe.synthetic:
         train = _with_synthetic(train, recipe, settings)
@@ -143,6 +145,17 @@ def training_parts(app, recipe):
             "prediction_length": settings.prediction_length,
         },
     )
+
+
+def _target_horizon(loaded) -> int:
+    """``prediction_length: 0`` means the target's own horizon: that of a shipped dataset."""
+    horizons = {horizon for _, _, _, horizon in loaded}
+    if len(horizons) != 1 or not all(horizons):
+        raise AppsError(
+            "prediction_length 0 (the target's horizon) needs one shipped dataset as the target",
+            hint="set prediction_length=H for a pool or a CSV target",
+        )
+    return horizons.pop()
 
 
 def _keep_norm_statistics(model) -> None:
