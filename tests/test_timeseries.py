@@ -232,7 +232,7 @@ def test_default_is_a_datasets_own_model_when_built(tiny_run, tmp_path, monkeypa
     pooled, own = default_model_dir("timeseries"), own_model_dir("sunspots")
     shutil.copytree(tiny_run, pooled)
     shutil.copytree(tiny_run, own)
-    assert resolve_model_dir(None, "sunspots") == own
+    assert resolve_model_dir(None, "sunspots") == own and resolve_model_dir("pooled", "sunspots") == pooled
     assert resolve_model_dir("default", "co2") == pooled  # co2 is long: the pooled model's
     assert resolve_model_dir(None, "elnino") == pooled and "no model of its own" in capsys.readouterr().err
     report = invoke("eval", "timeseries", "--dataset", "sunspots", "--no-ets", "--n-windows", "1", "--json")

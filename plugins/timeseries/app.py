@@ -26,7 +26,8 @@ class TimeseriesApp(App):
         model = click.Option(
             ["--model", "-m"],
             default=None,
-            help="A run directory from 'apps train timeseries' (default: the prepared pooled model).",
+            help="A run directory from 'apps train timeseries'. Default: the prepared model for the dataset "
+            "(its own model for short series, else the pooled one); 'pooled': always the pooled model.",
         )
         source = [
             click.Option(

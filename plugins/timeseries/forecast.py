@@ -35,12 +35,13 @@ def own_model_dir(dataset: str) -> Path:
 
 
 def resolve_model_dir(model: str | None, dataset: str | None = None) -> Path:
-    """A run directory; the default is the shipped ``dataset``'s own model when it has one, else the pooled."""
+    """A run directory. The default is the shipped ``dataset``'s own model when it has one, else the pooled
+    model; ``pooled`` is always the pooled model."""
     from core.paths import default_model_dir
 
-    if model in (None, "", "default"):
+    if model in (None, "", "default", "pooled"):
         spec = tsdata.DATASETS.get(dataset or "")
-        if spec and spec.own_model:
+        if spec and spec.own_model and model != "pooled":
             own = own_model_dir(spec.name)
             if (own / "config.json").is_file():
                 return own
