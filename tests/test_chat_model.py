@@ -157,6 +157,7 @@ def test_generation_stops_at_marker_and_streams_without_it(lora_run):
     assert "".join(pieces).strip() == answer.text
     assert "### Instruction:" not in answer.text
     assert answer.stopped_by in ("eos", "marker", "length") and 0 < answer.tokens <= 12
+    assert 0 < answer.first_token_s <= answer.seconds  # timed at the first token, not the first text
 
 
 def test_adapter_on_a_different_base_is_refused(lora_run, env):

@@ -35,12 +35,8 @@ def _measure(chat, tokens: int, repeat: int = 2) -> tuple[dict, dict]:
         return out.shape[1] - inputs["input_ids"].shape[1], time.perf_counter() - start
 
     def streamed():
-        start = time.perf_counter()
-        first = []
-        answer = generate(
-            chat, PROMPT, sampling, on_text=lambda _: first or first.append(time.perf_counter()), stream=True
-        )
-        return answer.tokens, time.perf_counter() - start, (first[0] - start) if first else None
+        answer = generate(chat, PROMPT, sampling, on_text=lambda _: None, stream=True)
+        return answer.tokens, answer.seconds, answer.first_token_s
 
     bare()  # warm-up
     b, s = [], []

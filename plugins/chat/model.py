@@ -339,8 +339,6 @@ def generate(
         thread.start()
         raw, shown = "", 0
         for piece in streamer:
-            if first is None:
-                first = time.perf_counter() - start
             raw += piece
             visible, found = _visible(raw, stops)
             limit = len(visible) if found else len(visible) - holdback(visible, stops)
@@ -351,6 +349,7 @@ def generate(
         if errors:
             raise errors[0]
         new = None
+        first = streamer.first_token_at - start if streamer.first_token_at else None
     text, found = _visible(raw, stops)
     if on_text and stream and len(text) > shown:
         on_text(text[shown:])
@@ -361,14 +360,17 @@ def generate(
 
 def _counting_streamer(base):
     class CountingStreamer(base):
-        """Counts the generated tokens (the first ``put`` is the prompt)."""
+        """Counts the generated tokens and times the first (the first ``put`` is the prompt). The first
+        token is timed here, not when text appears: a token may hold part of a character or word."""
 
         generated = 0
+        first_token_at: float | None = None
         _seen_prompt = False
 
         def put(self, value):
             if self._seen_prompt:
                 self.generated += int(value.numel())
+                self.first_token_at = self.first_token_at or time.perf_counter()
             self._seen_prompt = True
             super().put(value)
 
