@@ -74,6 +74,24 @@ def test_maze_memory_marks_visited_cells_in_the_view():
     assert set(np.unique(obs_memory[: side * side])) <= {0.0, 0.5, 1.0}
 
 
+def test_maze_map_shows_what_the_agent_has_seen_and_its_expert_plans_on_it():
+    from plugins.control.envs import make_env
+
+    env = make_env("Maze-map-v0")
+    obs, _ = env.reset(seed=11)
+    maze = env.unwrapped
+    side = 2 * (maze.size + 1) + 1  # the whole maze fits around the agent wherever it stands
+    assert obs.shape == (side * side + 3,)
+    unseen = int((obs[: side * side] == 0.5).sum())
+    assert unseen == int((~maze.seen).sum()) > 0  # a 9x9 view does not cover a 10x10 maze from its start
+    known = np.where(maze.seen, maze.grid, 0)
+    assert maze.plan()[0] == maze.agent and all(known[cell] == 0 for cell in maze.plan())
+    row = _play("Maze-map-v0", [11])[0]  # the expert plans on what it has seen and still arrives
+    assert row["info"]["success"] and row["steps"] >= row["info"]["shortest"]
+    obs, *_ = env.step(0)
+    assert int((obs[: side * side] == 0.5).sum()) <= unseen  # the map only grows
+
+
 def test_shortest_path_on_a_known_grid():
     from plugins.control.envs import path_actions, shortest_path
 

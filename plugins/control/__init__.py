@@ -47,6 +47,13 @@ ENVIRONMENTS = [
         "description": "Maze-v0 whose view also shows the cells the agent has visited (0.5)",
     },
     {
+        "id": "Maze-map-v0",
+        "entry_point": "plugins.control.envs:MazeEnv",
+        "kwargs": {"size": 10, "mapping": True},
+        "expert": f"{EXPERTS}:maze_expert",
+        "description": "Maze-v0 seen through the agent's map of all it has seen; the expert plans on that map",
+    },
+    {
         "id": "Maze-15-v0",
         "entry_point": "plugins.control.envs:MazeEnv",
         "kwargs": {"size": 15},

@@ -117,7 +117,11 @@ class MazeEnv(gym.Env):
     Observation (float32): the walls of the ``(2r+1)x(2r+1)`` cells around the agent (1 = wall; outside
     the maze counts as wall), then the goal's offset (rows, columns) divided by the maze size, then 1.0
     when the goal is within the view. With ``memory=True`` the cells the agent has stood on read 0.5 in the
-    view. Actions: 0 up, 1 right, 2 down, 3 left; a move into a wall keeps
+    view. With ``mapping=True`` the grid part is instead the agent's map of the whole maze, centred on the
+    agent (radius ``size + 1``, so the maze is always inside): every cell it has seen keeps its value, cells
+    never seen read 0.5; ``plan()`` then plans on that map with unseen cells taken as free (navigation under
+    the free-space assumption), so the expert knows only what the agent knows and never loops.
+    Actions: 0 up, 1 right, 2 down, 3 left; a move into a wall keeps
     the agent in place. Reward 1 on reaching the goal, -0.01 for every other step. Episodes are truncated
     after ``max_steps`` (default 4 x size^2). ``info["shortest"]`` is the BFS path length from the start.
     """
@@ -133,14 +137,16 @@ class MazeEnv(gym.Env):
         max_steps: int | None = None,
         render_mode: str | None = None,
         memory: bool = False,
+        mapping: bool = False,
     ):
         if kind not in ("obstacles", "perfect"):
             raise AppsError(f"unknown maze kind '{kind}'", hint="use obstacles or perfect")
         self.size, self.density, self.kind, self.view_radius = size, density, kind, view_radius
-        self.memory = memory
+        self.memory, self.mapping = memory, mapping
         self.max_steps = max_steps or 4 * size * size
         self.render_mode = render_mode
-        side = 2 * view_radius + 1
+        self.grid_radius = size + 1 if mapping else view_radius  # radius of the grid part of observations
+        side = 2 * self.grid_radius + 1
         low = np.concatenate([np.zeros(side * side), [-1.0, -1.0, 0.0]]).astype(np.float32)
         high = np.concatenate([np.ones(side * side), [1.0, 1.0, 1.0]]).astype(np.float32)
         self.observation_space = spaces.Box(low, high, dtype=np.float32)
@@ -158,6 +164,9 @@ class MazeEnv(gym.Env):
         self.trail = [self.start]
         self.visited = np.zeros(self.grid.shape, dtype=bool)  # the trail as a grid: O(1) per step to update
         self.visited[self.start] = True
+        self.seen = np.zeros(self.grid.shape, dtype=bool)  # cells the agent has had in view (mapping)
+        self.seen[[0, -1], :] = self.seen[:, [0, -1]] = True  # the border: it knows the maze's bounds
+        self._look()
         self.steps = 0
         self.shortest = len(shortest_path(self.grid, self.start, self.goal)) - 1
         return self._observation(), self._info()
@@ -169,6 +178,7 @@ class MazeEnv(gym.Env):
             self.agent = target
         self.trail.append(self.agent)
         self.visited[self.agent] = True
+        self._look()
         self.steps += 1
         reached = self.agent == self.goal
         reward = 1.0 if reached else -0.01
@@ -180,22 +190,30 @@ class MazeEnv(gym.Env):
         return np.array([self.grid[self.agent[0] + dr, self.agent[1] + dc] == 0 for dr, dc in MOVES])
 
     def plan(self) -> list[tuple] | None:
-        """The shortest path from where the agent stands now to the goal."""
-        return shortest_path(self.grid, self.agent, self.goal)
+        """The shortest path from where the agent stands now to the goal (``mapping``: on the agent's map,
+        unseen cells taken as free)."""
+        grid = np.where(self.seen, self.grid, 0) if self.mapping else self.grid
+        return shortest_path(grid, self.agent, self.goal)
+
+    def _look(self) -> None:
+        r, (row, col) = self.view_radius, self.agent
+        self.seen[max(row - r, 0) : row + r + 1, max(col - r, 0) : col + r + 1] = True
 
     def _info(self) -> dict:
         return {"shortest": self.shortest, "steps": self.steps, "success": self.agent == self.goal}
 
     def _observation(self) -> np.ndarray:
-        r = self.view_radius
-        padded = np.pad(self.grid, r, constant_values=1)
-        row, col = self.agent[0] + r, self.agent[1] + r
-        cells = padded.astype(np.float32)
+        r = self.grid_radius
+        cells = self.grid.astype(np.float32)
+        if self.mapping:  # the agent's map: what it has seen, 0.5 where it has not looked yet
+            cells[~self.seen] = 0.5
         if self.memory:  # cells the agent has stood on read 0.5: it can tell where it has been
-            cells[r : r + self.visited.shape[0], r : r + self.visited.shape[1]][self.visited] = 0.5
-        view = cells[row - r : row + r + 1, col - r : col + r + 1].ravel()
+            cells[self.visited] = 0.5
+        padded = np.pad(cells, r, constant_values=1)
+        row, col = self.agent[0] + r, self.agent[1] + r
+        view = padded[row - r : row + r + 1, col - r : col + r + 1].ravel()
         dr, dc = self.goal[0] - self.agent[0], self.goal[1] - self.agent[1]
-        visible = float(abs(dr) <= r and abs(dc) <= r)
+        visible = float(abs(dr) <= self.view_radius and abs(dc) <= self.view_radius)
         return np.concatenate([view, [dr / self.size, dc / self.size, visible]]).astype(np.float32)
 
     def render(self):
