@@ -293,6 +293,9 @@ def results_markdown(results: dict) -> str:
                      + ".\n" + PROJECTION_NOTE)
     for name, entry in results["apps"].items():
         parts.append(f"## {name}\n")
+        if entry.get("limits"):  # an entry merged from a later run carries that run's time and limits
+            limits = ", ".join(f"{k} {v}" for k, v in entry["limits"].items())
+            parts.append(f"Measured {entry.get('created', '')} in a separate run; its limits: {limits}.\n")
         if entry.get("error"):
             parts.append(f"Failed: {entry['error']}\n")
         elif entry.get("rows"):

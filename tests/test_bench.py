@@ -70,7 +70,7 @@ def test_apps_bench_app_prints_table_and_json(tmp_path, monkeypatch):
 def test_bench_all_writes_results_files(tmp_path, monkeypatch):
     import tiny_app
 
-    from core.bench import bench_all
+    from core.bench import bench_all, results_markdown
 
     tiny_app.install(tmp_path, monkeypatch)
     out = tmp_path / "bench"
@@ -78,6 +78,9 @@ def test_bench_all_writes_results_files(tmp_path, monkeypatch):
     saved = json.loads((out / "results.json").read_text())
     assert saved["apps"]["tiny"]["rows"][0]["metric"] == "latency", saved["apps"]["tiny"]
     assert results["machine"]["python"] and "## tiny" in (out / "results.md").read_text()
+    merged = {**results["apps"]["tiny"], "created": "T", "limits": {"memory_bandwidth_gbs": 9.5}}
+    text = results_markdown({**results, "apps": {"tiny": merged}})  # an entry from a later run says so
+    assert "Measured T in a separate run; its limits: memory_bandwidth_gbs 9.5." in text
 
 
 def test_rows_with_item_costs_get_limit_fractions_and_jetson_projections(monkeypatch):
