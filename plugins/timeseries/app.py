@@ -15,7 +15,7 @@ class TimeseriesApp(App):
     name = "timeseries"
     description = "Transformer (PatchTST) forecasting for energy, markets and sensors"
     recipe_class = TimeseriesRecipe
-    default_model = "default (pooled PatchTST built by 'apps prepare timeseries')"
+    default_model = "default (pooled PatchTST, and own models for short series, built by 'apps prepare timeseries')"
 
     @classmethod
     def cli_options(cls, verb: str) -> list:
