@@ -44,14 +44,13 @@ def evaluate_asr(
     transcriber = Transcriber.load(model, device, decoder=decoder)
     waves = [row.audio if row.audio is not None else load_audio(row.audio_filepath) for row in rows]
     began = time.perf_counter()
-    results = transcriber.transcribe(waves)
+    decoder = transcriber.decoder
+    results = transcriber.transcribe(waves, with_greedy=decoder == "lexicon")
     spent = time.perf_counter() - began
     references = [row.text for row in rows]
     metrics = error_rates(references, [r["text"] for r in results])
-    decoder = transcriber.decoder
-    if decoder == "lexicon":  # the same model without the lexicon, for comparison
-        transcriber.lexicon = None
-        greedy = error_rates(references, [r["text"] for r in transcriber.transcribe(waves)])
+    if decoder == "lexicon":  # the same forward pass decoded without the lexicon, for comparison
+        greedy = error_rates(references, [r["greedy_text"] for r in results])
         metrics.update({f"greedy_{k}": v for k, v in greedy.items()})
     audio_s = sum(len(w) for w in waves) / 16000
     by_voice: dict[str, list] = {}

@@ -337,7 +337,8 @@ class Transcriber:
             )
         return cls(model, vocab, device, lexicon=lexicon)
 
-    def _decode_batch(self, waves: list[np.ndarray]) -> list[str]:
+    def _decode_batch(self, waves: list[np.ndarray]) -> list[tuple[str, str]]:
+        """``(text, greedy text)`` per wave, from one forward pass (they differ with a lexicon)."""
         import torch
 
         feats, mask = self.features(waves)
@@ -349,23 +350,28 @@ class Transcriber:
             valid = self.model._get_output_attention_mask(mask.to(self.device), target_length=logits.shape[1])
         lengths = valid.sum(-1).cpu().numpy()
         blank = self.model.config.pad_token_id
-        if self.lexicon is not None:
-            from plugins.asr_tts.lexicon import lexicon_beam_search
-
-            log_probs = torch.log_softmax(logits.float(), -1).cpu().numpy()
-            return [
-                lexicon_beam_search(row[: int(n)], self.vocab.tokens, blank, self.lexicon)
-                for row, n in zip(log_probs, lengths, strict=False)
-            ]
         ids = logits.argmax(-1).cpu().numpy()
-        return [
+        greedy = [
             self.vocab.decode_ids(greedy_ids(row[: int(n)], blank)).strip()
             for row, n in zip(ids, lengths, strict=False)
         ]
+        if self.lexicon is None:
+            return list(zip(greedy, greedy, strict=True))
+        from plugins.asr_tts.lexicon import lexicon_beam_search
 
-    def transcribe(self, waves: list[np.ndarray], batch_size: int = 16) -> list[dict]:
+        log_probs = torch.log_softmax(logits.float(), -1).cpu().numpy()
+        texts = [
+            lexicon_beam_search(row[: int(n)], self.vocab.tokens, blank, self.lexicon)
+            for row, n in zip(log_probs, lengths, strict=False)
+        ]
+        return list(zip(texts, greedy, strict=True))
+
+    def transcribe(
+        self, waves: list[np.ndarray], batch_size: int = 16, with_greedy: bool = False
+    ) -> list[dict]:
         """Mono 16 kHz arrays -> ``{"text", "duration_s", "seconds", "chunks", "speech"}`` per input.
-        Silent input gives ``speech: False`` and empty text; long input is cut at quiet points into chunks."""
+        Silent input gives ``speech: False`` and empty text; long input is cut at quiet points into chunks.
+        ``with_greedy`` adds ``greedy_text``: the greedy decoding of the same forward pass."""
         from plugins.asr_tts.audio import has_speech, split_on_silence
 
         results: list[dict | None] = [None] * len(waves)
@@ -387,7 +393,7 @@ class Transcriber:
                 "seconds": 0.0,
             }
         order = sorted(range(len(pieces)), key=lambda k: len(pieces[k]))  # similar lengths batch well
-        texts: dict[int, str] = {}
+        texts: dict[int, tuple[str, str]] = {}
         for start in range(0, len(order), batch_size):
             batch = order[start : start + batch_size]
             began = time.perf_counter()
@@ -397,9 +403,14 @@ class Transcriber:
             for k, text in zip(batch, decoded, strict=False):
                 texts[k] = text
                 results[owners[k]]["seconds"] += spent * len(pieces[k]) / total
+        if with_greedy:
+            for result in results:
+                result["greedy_text"] = ""
         for k in range(len(pieces)):
             result = results[owners[k]]
-            result["text"] = (result["text"] + " " + texts[k]).strip()
+            result["text"] = (result["text"] + " " + texts[k][0]).strip()
+            if with_greedy:
+                result["greedy_text"] = (result["greedy_text"] + " " + texts[k][1]).strip()
         for result in results:
             if result.get("speech"):
                 result["seconds"] = round(result["seconds"], 4)

@@ -68,6 +68,5 @@ class TacotronRecipe(Recipe):
     postnet_embedding_dim: int = 256
     decoder_max_step: int = 400
     gate_weight: float = 1.0
-    guided_attention: float = (
-        1.0  # weight of the diagonal-attention loss (0: off); alignment in hundreds of steps
-    )
+    # weight of the diagonal-attention loss (0: off): the alignment appears in hundreds of steps
+    guided_attention: float = 1.0

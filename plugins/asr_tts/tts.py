@@ -173,14 +173,14 @@ def benchmark_rows(device: str | None = None) -> list[dict]:
         engines.append(("tacotron2 offline default + Griffin-Lim", TacotronEngine(None, device)))
     except AppsError as exc:
         print(f"tacotron2 row skipped: {exc.message}", file=sys.stderr)
-    rows = []
+    rows, espeak_rows = [], None
     for name, engine in engines:
         speak(engine, "warm up")
         with PeakMemory(device or "cpu") as memory:
             results = [speak(engine, text) for text in BENCH_SENTENCES]
         latency = sorted(speak(engine, "turn left")["seconds"] for _ in range(3))[1]
         rtf = sum(r["seconds"] for r in results) / sum(r["duration_s"] for r in results)
-        rows.append(
+        pair = [
             {
                 "name": f"{name}: {len(results)} command sentences",
                 "metric": "real-time factor",
@@ -188,18 +188,19 @@ def benchmark_rows(device: str | None = None) -> list[dict]:
                 "unit": "x",
                 "better": "lower",
                 "peak_rss_mb": round(memory.peak / 2**20, 1),
-            }
-        )
-        rows.append(
+            },
             {
                 "name": f"{name}: 'turn left', text -> whole waveform",
                 "metric": "latency",
                 "value": round(1000 * latency, 1),
                 "unit": "ms",
                 "better": "lower",
-            }
-        )
-    if len(rows) == 4:  # Tacotron 2 beside espeak-ng, measured in the same run
-        for ours, peer in ((rows[2], rows[0]), (rows[3], rows[1])):
-            ours.update(peer="espeak-ng", peer_value=peer["value"])
+            },
+        ]
+        if espeak_rows is None:
+            espeak_rows = pair
+        else:  # Tacotron 2 beside espeak-ng, measured in the same run
+            for ours, peer in zip(pair, espeak_rows, strict=True):
+                ours.update(peer="espeak-ng", peer_value=peer["value"])
+        rows += pair
     return rows

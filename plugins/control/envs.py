@@ -164,9 +164,10 @@ class MazeEnv(gym.Env):
         self.trail = [self.start]
         self.visited = np.zeros(self.grid.shape, dtype=bool)  # the trail as a grid: O(1) per step to update
         self.visited[self.start] = True
-        self.seen = np.zeros(self.grid.shape, dtype=bool)  # cells the agent has had in view (mapping)
-        self.seen[[0, -1], :] = self.seen[:, [0, -1]] = True  # the border: it knows the maze's bounds
-        self._look()
+        if self.mapping:
+            self.seen = np.zeros(self.grid.shape, dtype=bool)  # cells the agent has had in view
+            self.seen[[0, -1], :] = self.seen[:, [0, -1]] = True  # the border: it knows the maze's bounds
+            self._look()
         self.steps = 0
         self.shortest = len(shortest_path(self.grid, self.start, self.goal)) - 1
         return self._observation(), self._info()
@@ -178,7 +179,8 @@ class MazeEnv(gym.Env):
             self.agent = target
         self.trail.append(self.agent)
         self.visited[self.agent] = True
-        self._look()
+        if self.mapping:
+            self._look()
         self.steps += 1
         reached = self.agent == self.goal
         reward = 1.0 if reached else -0.01
