@@ -16,16 +16,18 @@ def forecast_plot(app, dataset: str | None, csv_path: str | None, horizon: int |
         load_forecaster,
         load_input,
         plot_forecast,
+        resolve_model_dir,
     )
 
     dataset = None if csv_path else dataset
-    forecasters = app.__dict__.setdefault("forecasters", {})  # by dataset: some have a model of their own
-    if dataset not in forecasters:
-        forecasters[dataset] = load_forecaster(None, dataset=dataset)
+    model_dir = resolve_model_dir(None, dataset)  # some datasets have a model of their own
+    forecasters = app.__dict__.setdefault("forecasters", {})  # by run directory: the pooled one loads once
+    if model_dir not in forecasters:
+        forecasters[model_dir] = load_forecaster(str(model_dir))
     table, spec = load_input(csv=csv_path, dataset=dataset, quiet=True)
     h = int(horizon) if horizon else (spec.horizon if spec else DEFAULT_HORIZON)
     season = spec.season if spec else default_season(table.attrs["freq"])
-    results = forecast_table(forecasters[dataset], table, h, level, season)
+    results = forecast_table(forecasters[model_dir], table, h, level, season)
     for result in results:
         app.emit(result, source=csv_path or f"dataset:{dataset}")
     out = scratch_path(".png")
