@@ -2,23 +2,32 @@
 
     python benchmarks/gpu_check.py [--json out.json]
 
-Checks: fp16 and bf16 inference of a ViT-B/16 (timm) and of a Phi-architecture causal LM with the same
-device/precision choice the apps use, one LoRA training step through transformers.Trainer + peft with
-mixed precision, and ONNX export of the ViT run by onnxruntime's CUDA provider (TensorRT when present).
-Random weights: nothing is downloaded. Prints one line per check and a summary; exit code 1 if any failed.
+Checks, with random weights (nothing is downloaded):
+- fp16 and bf16 inference of a ViT-B/16 (timm), batch 8;
+- the chat app's load and streaming decode (fp16, bf16) on the full Phi-1.5 architecture, against a bare
+  generate on the same model;
+- one LoRA training step through transformers.Trainer + peft with mixed precision;
+- ONNX export of a ViT from the GPU, run by onnxruntime's CUDA provider (TensorRT when present; skipped,
+  saying so, when onnxruntime has no CUDA provider);
+- 'apps train chat' with phi15-zh-lora-orin-nx (goal: peak below 12 GiB, device and host together) and with
+  phi15-zh-lora, three steps each at the full sequence length: the measured peak beside the engine's estimate.
+Prints one line per check and a summary; exit code 1 if any failed.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 import tempfile
 import time
 import traceback
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+ROOT = Path(__file__).resolve().parents[1]
+DEVICE = "cuda"  # a CPU run of the same code tests this script without a GPU
+sys.path.insert(0, str(ROOT))
 
 
 def vit_inference(torch, dtype):
@@ -27,7 +36,8 @@ def vit_inference(torch, dtype):
     model = timm.create_model("vit_base_patch16_224", pretrained=False, num_classes=1000).cuda().eval().to(dtype)
     images = torch.randn(8, 3, 224, 224, device="cuda", dtype=dtype)
     with torch.inference_mode():
-        model(images)
+        for _ in range(3):  # warm-up: kernel selection
+            model(images)
         torch.cuda.synchronize()
         start = time.perf_counter()
         for _ in range(10):
@@ -37,20 +47,67 @@ def vit_inference(torch, dtype):
     return f"{80 / (time.perf_counter() - start):.0f} images/s at batch 8"
 
 
-def phi_decode(torch, dtype):
+def random_phi15(torch, folder: Path) -> Path:
+    """The full Phi-1.5 architecture (PhiConfig defaults: 1.4B parameters) with random fp16 weights and a
+    byte-level BPE tokenizer trained on the shipped Chinese instructions: microsoft/phi-1_5 without a download."""
     from transformers import PhiConfig, PhiForCausalLM
 
-    config = PhiConfig(hidden_size=1024, intermediate_size=4096, num_hidden_layers=8, num_attention_heads=16,
-                       vocab_size=51200)
-    model = PhiForCausalLM(config).cuda().eval().to(dtype)
-    prompt = torch.randint(0, config.vocab_size, (1, 32), device="cuda")
-    with torch.inference_mode():
-        model.generate(prompt, max_new_tokens=4, do_sample=False)
-        torch.cuda.synchronize()
-        start = time.perf_counter()
-        out = model.generate(prompt, max_new_tokens=64, min_new_tokens=64, do_sample=False)
-        torch.cuda.synchronize()
-    return f"{(out.shape[1] - 32) / (time.perf_counter() - start):.0f} tokens/s"
+    from plugins.chat.model import train_byte_bpe
+
+    rows = [json.loads(line) for line in (ROOT / "plugins/chat/data/zh_instruct.jsonl").read_text().splitlines()]
+    tokenizer = train_byte_bpe("\n".join(r["instruction"] + r["output"] for r in rows), 2000)
+    config = PhiConfig(bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id)
+    torch.manual_seed(0)
+    with torch.device(DEVICE):
+        model = PhiForCausalLM(config).half()
+    with torch.no_grad():  # random weights: keep argmax inside the tokenizer so the text streams
+        model.lm_head.bias[len(tokenizer) :] = -1e4
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    # Every sample longer than any recipe's cutoff, so each step runs at the full sequence length.
+    long = folder / "long_zh.jsonl"
+    with long.open("w", encoding="utf-8") as out:
+        for i in range(64):
+            text = "".join(rows[(i * 20 + j) % len(rows)]["output"] for j in range(40))
+            out.write(json.dumps({"instruction": rows[i]["instruction"], "output": text}, ensure_ascii=False) + "\n")
+    return str(folder)
+
+
+def chat_decode(torch, dtype, folder):
+    """The chat app's own load and streaming path on CUDA, against a bare generate (bench: >= 0.9x)."""
+    from core.device import dtype_name
+    from plugins.chat.bench import measure_decode
+    from plugins.chat.model import load_chat_model
+
+    chat = load_chat_model(str(folder), device=DEVICE, precision=dtype_name(dtype))
+    assert chat.model.dtype == dtype, f"loaded as {chat.model.dtype}"
+    bare, stream = measure_decode(chat, 64, repeat=3)
+    return (f"streamed {stream['tps']:.0f} tok/s = {stream['tps'] / bare['tps']:.2f}x bare generate"
+            f" ({bare['tps']:.0f}), first token {stream['first'] * 1000:.0f} ms")
+
+
+def profile_memory(torch, recipe, profile, folder, limit_gib=None, overrides=()):
+    """'apps train chat' with a Phi-1.5 recipe on the full architecture for a few steps, in its own process
+    (so its peaks are its own): the measured peak against the engine's estimate (and the board's limit)."""
+    import subprocess
+
+    run = folder / f"run-{recipe}-{len(list(folder.glob('run-*')))}"
+    command = [sys.executable, "-c", "from core.cli import main; main()", "--profile", profile, "train", "chat",
+               "--recipe", recipe, "-o", str(run), f"model={folder}", f"dataset={folder / 'long_zh.jsonl'}",
+               "eval_dataset=null", "max_steps=3", "logging_steps=1", "save_steps=1000", *overrides]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    keep = ("device profile", "train:", "measured peak", "Error", "error", "hint", "{'train_runtime'")
+    print("\n".join(line for line in (done.stdout + done.stderr).splitlines() if line.startswith(keep)), flush=True)
+    assert done.returncode == 0, f"apps train exited with {done.returncode}"
+    metrics = json.loads((run / "metrics.json").read_text())
+    both = metrics["peak_total_gib"]
+    detail = (f"peak host {metrics['peak_host_gib']:.2f} + CUDA {metrics.get('peak_cuda_reserved_gib', 0.0):.2f} GiB"
+              f" reserved ({metrics.get('peak_cuda_allocated_gib', 0.0):.2f} allocated) = {both:.2f} GiB; estimate"
+              f" {metrics['memory_estimate_gib']:.2f} GiB; loss {metrics.get('train_loss', float('nan')):.3f}")
+    if limit_gib is not None:
+        assert both < limit_gib, f"{detail}: over the {limit_gib} GiB goal"
+        detail += f" < {limit_gib} GiB goal"
+    return detail
 
 
 def lora_step(torch, dtype):
@@ -75,19 +132,27 @@ def onnx_cuda(torch, dtype):
 
     providers = [p for p in ("TensorrtExecutionProvider", "CUDAExecutionProvider")
                  if p in onnxruntime.get_available_providers()]
-    if not providers:
-        raise RuntimeError(f"onnxruntime has no CUDA provider: {onnxruntime.get_available_providers()}")
-    model = timm.create_model("vit_tiny_patch16_224", pretrained=False).eval()
-    images = torch.randn(1, 3, 224, 224)
+    # Exported from the model on the GPU, as 'apps export vit' does where CUDA is the device.
+    model = timm.create_model("vit_tiny_patch16_224", pretrained=False).eval().cuda()
+    images = torch.randn(1, 3, 224, 224, device="cuda")
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "vit.onnx"
         torch.onnx.export(model, (images,), str(path), input_names=["pixels"], output_names=["logits"], dynamo=False)
         session = onnxruntime.InferenceSession(str(path), providers=[*providers, "CPUExecutionProvider"])
-        out = session.run(None, {"pixels": images.numpy()})[0]
-    expected = model(images).detach().numpy()
+        out = session.run(None, {"pixels": images.cpu().numpy()})[0]
+    with torch.inference_mode():
+        expected = model(images).cpu().numpy()
     error = float(abs(out - expected).max())
     assert error < 1e-2, f"ONNX output differs from torch by {error}"
-    return f"{session.get_providers()[0]}, max |diff| {error:.1e}"
+    detail = f"{session.get_providers()[0]}, max |diff| {error:.1e}"
+    if not providers:  # the export ran on CUDA; the runtime half needs onnxruntime-gpu
+        raise Skipped(f"{detail}; this onnxruntime has no CUDA provider ({onnxruntime.__version__}:"
+                      f" {', '.join(onnxruntime.get_available_providers())}): install onnxruntime-gpu")
+    return detail
+
+
+class Skipped(Exception):
+    """A check that could not run its GPU half here; says why."""
 
 
 def main() -> int:
@@ -101,22 +166,37 @@ def main() -> int:
         return 0
     print(f"GPU: {torch.cuda.get_device_name(0)}, torch {torch.__version__}, CUDA {torch.version.cuda}")
     dtypes = [torch.float16] + ([torch.bfloat16] if torch.cuda.is_bf16_supported() else [])
-    checks = [(f"vit {d}", vit_inference, d) for d in dtypes] + [(f"phi decode {d}", phi_decode, d) for d in dtypes]
-    checks += [(f"lora train step {dtypes[-1]}", lora_step, dtypes[-1]), ("onnx export + onnxruntime", onnx_cuda, None)]
+    folder = Path(tempfile.mkdtemp(prefix="phi15-random-"))
+    checks = [(f"vit {d}", vit_inference, (d,)) for d in dtypes]
+    checks += [("random Phi-1.5 folder", random_phi15, (folder,))]
+    checks += [(f"chat decode {d}", chat_decode, (d, folder)) for d in dtypes]
+    checks += [(f"lora train step {dtypes[-1]}", lora_step, (dtypes[-1],)),
+               ("onnx export + onnxruntime", onnx_cuda, (None,)),
+               ("phi15-zh-lora-orin-nx memory (profile: 2 x 768)", profile_memory,
+                ("phi15-zh-lora-orin-nx", "orin-nx-16gb", folder, 12)),
+               ("phi15-zh-lora-orin-nx memory (recipe: 1 x 512)", profile_memory,
+                ("phi15-zh-lora-orin-nx", "orin-nx-16gb", folder, 12,
+                 ["batch_size=1", "gradient_accumulation_steps=16", "cutoff_len=512"])),
+               ("phi15-zh-lora memory", profile_memory, ("phi15-zh-lora", "agx-orin-64gb", folder))]
     results = {}
-    for name, check, dtype in checks:
+    for name, check, extra in checks:
         try:
-            results[name] = {"ok": True, "detail": check(torch, dtype)}
+            results[name] = {"ok": True, "detail": check(torch, *extra)}
+        except Skipped as exc:
+            results[name] = {"ok": None, "detail": str(exc)}
         except Exception as exc:
             traceback.print_exc()
             results[name] = {"ok": False, "detail": f"{type(exc).__name__}: {exc}"}
-        print(f"{'PASS' if results[name]['ok'] else 'FAIL'}  {name}: {results[name]['detail']}", flush=True)
+        state = {True: "PASS", False: "FAIL", None: "SKIP"}[results[name]["ok"]]
+        print(f"{state}  {name}: {results[name]['detail']}", flush=True)
         torch.cuda.empty_cache()
-    passed = sum(r["ok"] for r in results.values())
-    print(f"{passed} passed, {len(results) - passed} failed")
+    shutil.rmtree(folder, ignore_errors=True)
+    passed = sum(r["ok"] is True for r in results.values())
+    failed = sum(r["ok"] is False for r in results.values())
+    print(f"{passed} passed, {failed} failed, {len(results) - passed - failed} skipped")
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))
-    return 0 if passed == len(results) else 1
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

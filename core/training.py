@@ -660,11 +660,63 @@ class RunCallback:
         return self._event("train_end", args, state, control)
 
 
-def _callback_class():
+def _host_memory() -> int:
+    """Resident anonymous memory of this process in bytes. File-backed pages (a memory-mapped checkpoint)
+    are left out, since the kernel can drop them; the whole RSS where /proc has no RssAnon."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("RssAnon:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    import psutil
+
+    return psutil.Process().memory_info().rss
+
+
+class PeakMemory:
+    """Peak memory of the training loop (the memory probe and model loading before it excluded): the CUDA
+    allocator's peak, and host memory sampled at every step end. A Jetson takes both from the same DRAM,
+    so their sum is what the board must hold."""
+
+    def __init__(self, device):
+        self.device, self.host = device, 0
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        import torch
+
+        if self.device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(self.device)
+        self.host = _host_memory()
+
+    def on_step_end(self, args, state, control, **kwargs):
+        self.host = max(self.host, _host_memory())
+
+    def metrics(self) -> dict:
+        import torch
+
+        peaks = {"peak_host_gib": self.host / 2**30}
+        if self.device.type == "cuda":
+            peaks["peak_cuda_allocated_gib"] = torch.cuda.max_memory_allocated(self.device) / 2**30
+            peaks["peak_cuda_reserved_gib"] = torch.cuda.max_memory_reserved(self.device) / 2**30
+        peaks["peak_total_gib"] = peaks["peak_host_gib"] + peaks.get("peak_cuda_reserved_gib", 0.0)
+        return peaks
+
+    def report(self, estimate: MemoryEstimate) -> str:
+        peaks = self.metrics()
+        cuda = f" + CUDA {peaks['peak_cuda_reserved_gib']:.2f} GiB reserved" if "peak_cuda_reserved_gib" in peaks else ""
+        return (
+            f"measured peak memory while training: host {peaks['peak_host_gib']:.2f} GiB{cuda}"
+            f" = {peaks['peak_total_gib']:.2f} GiB (the estimate for {estimate.device}: {_size(estimate.total)})"
+        )
+
+
+def _callback_class(base=None):
     """RunCallback as a real TrainerCallback (transformers is imported only when training)."""
     from transformers import TrainerCallback
 
-    return type("AppsRunCallback", (RunCallback, TrainerCallback), {})
+    base = base or RunCallback
+    return type(f"Apps{base.__name__}", (base, TrainerCallback), {})
 
 
 def _base_model_name(parts, recipe, app, model) -> str | None:
@@ -802,7 +854,8 @@ def run_training(
         rundir.atomic_write_json(run_dir / rundir.RUN_FILE, info)
 
     samples_per_step = recipe.batch_size * recipe.gradient_accumulation_steps * args.world_size
-    callbacks = [_callback_class()(app, run_dir, samples_per_step), *parts.callbacks]
+    memory = _callback_class(PeakMemory)(device)
+    callbacks = [_callback_class()(app, run_dir, samples_per_step), memory, *parts.callbacks]
     if recipe.early_stopping_patience:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=recipe.early_stopping_patience))
     trainer = Trainer(
@@ -824,6 +877,7 @@ def run_training(
     if parts.eval_dataset is not None and len(parts.eval_dataset) > 0:
         metrics.update(trainer.evaluate())
     metrics["global_step"] = trainer.state.global_step
+    metrics.update(memory.metrics(), memory_estimate_gib=estimate.total / 2**30)
     if is_main:
         files = _save_final(trainer, parts, run_dir)
         rundir.atomic_write_json(run_dir / rundir.METRICS_FILE, metrics)
@@ -836,6 +890,7 @@ def run_training(
             metrics={k: v for k, v in metrics.items() if isinstance(v, (int, float))},
         )
         rundir.atomic_write_json(run_dir / rundir.RUN_FILE, info)
+        print(memory.report(estimate))
         print(f"run directory: {run_dir}")
     dist = _dist()
     if dist is not None:

@@ -10,7 +10,7 @@ import time
 PROMPT = [{"role": "user", "content": "请介绍一下你自己，并说说怎样才能睡个好觉。"}]
 
 
-def _measure(chat, tokens: int, repeat: int = 2) -> tuple[dict, dict]:
+def measure_decode(chat, tokens: int, repeat: int = 2) -> tuple[dict, dict]:
     import torch
 
     from plugins.chat.model import Sampling, generate
@@ -122,7 +122,7 @@ def decode_benchmark(model=None, phi15_dtypes: list[str] | None = None, tokens: 
         chat.model = chat.model.merge_and_unload()  # what 'apps export --merge' serves
     print(f"decode benchmark on {chat.source}", file=sys.stderr)
     # The small default decodes 64 tokens in ~0.3 s: more repeats, or scheduler noise decides the ratio.
-    measured = _measure(chat, tokens, repeat=8)
+    measured = measure_decode(chat, tokens, repeat=8)
     rows += _rows(f"{chat.source.rsplit('/', 1)[-1]} fp32", weight_gbytes(chat.model), *measured)
     if phi15_dtypes:
         rows += phi15_rows(chat.tokenizer, tokens, phi15_dtypes)
@@ -148,6 +148,6 @@ def phi15_rows(tokenizer, tokens: int, dtypes: list[str]) -> list[dict]:
             model.lm_head.bias[len(tokenizer) :] = -1e4
         chat = ChatModel(model, tokenizer, get_template("default"), "phi-1.5 random")
         print(f"decode benchmark on the Phi-1.5 architecture, random weights, {label}", file=sys.stderr)
-        rows += _rows(f"phi-1.5 arch random {label}", weight_gbytes(model), *_measure(chat, tokens, repeat=1))
+        rows += _rows(f"phi-1.5 arch random {label}", weight_gbytes(model), *measure_decode(chat, tokens, repeat=1))
         del model, chat
     return rows

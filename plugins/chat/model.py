@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import sys
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -295,7 +294,7 @@ def generate(
     """Answer the conversation ``messages`` (ending with a user turn). ``on_text(piece)`` receives the
     answer as it is generated, never including a stop marker."""
     import torch
-    from transformers import StoppingCriteriaList, TextIteratorStreamer
+    from transformers import StoppingCriteriaList
 
     sampling = sampling or Sampling()
     tokenizer, template = chat.tokenizer, chat.template
@@ -322,32 +321,23 @@ def generate(
         new = output[0, prompt_len:]
         raw = tokenizer.decode(new, skip_special_tokens=True)
     else:
-        streamer = _counting_streamer(TextIteratorStreamer)(
-            tokenizer, skip_prompt=True, skip_special_tokens=True
-        )
-        errors: list[BaseException] = []
-
-        def work():
-            try:
-                with torch.no_grad():
-                    chat.model.generate(**kwargs, streamer=streamer)
-            except BaseException as exc:  # surfaced in the caller's thread
-                errors.append(exc)
-                streamer.end()
-
-        thread = threading.Thread(target=work, daemon=True)
-        thread.start()
         raw, shown = "", 0
-        for piece in streamer:
+
+        def on_piece(piece: str) -> None:
+            nonlocal raw, shown
             raw += piece
             visible, found = _visible(raw, stops)
             limit = len(visible) if found else len(visible) - holdback(visible, stops)
             if on_text and limit > shown:
                 on_text(visible[shown:limit])
                 shown = limit
-        thread.join()
-        if errors:
-            raise errors[0]
+
+        # In generate's own thread: a second Python thread fighting the decode loop for the GIL made
+        # streaming 3x slower than a bare generate on a GPU (apps that must not block run all of this in
+        # a worker, as the server and the demo do).
+        streamer = _streamer_class()(on_piece, tokenizer, skip_prompt=True, skip_special_tokens=True)
+        with torch.no_grad():
+            chat.model.generate(**kwargs, streamer=streamer)
         new = None
         first = streamer.first_token_at - start if streamer.first_token_at else None
     text, found = _visible(raw, stops)
@@ -358,14 +348,21 @@ def generate(
     return Answer(text.strip(), tokens, time.perf_counter() - start, first, stopped)
 
 
-def _counting_streamer(base):
-    class CountingStreamer(base):
-        """Counts the generated tokens and times the first (the first ``put`` is the prompt). The first
-        token is timed here, not when text appears: a token may hold part of a character or word."""
+def _streamer_class():
+    from transformers import TextStreamer
+
+    class Streamer(TextStreamer):
+        """Hands each finished piece of text to ``on_piece``, counts the generated tokens and times the
+        first (the first ``put`` is the prompt). The first token is timed here, not when text appears: a
+        token may hold part of a character or word."""
 
         generated = 0
         first_token_at: float | None = None
         _seen_prompt = False
+
+        def __init__(self, on_piece, tokenizer, **kwargs):
+            super().__init__(tokenizer, **kwargs)
+            self.on_piece = on_piece
 
         def put(self, value):
             if self._seen_prompt:
@@ -374,7 +371,11 @@ def _counting_streamer(base):
             self._seen_prompt = True
             super().put(value)
 
-    return CountingStreamer
+        def on_finalized_text(self, text: str, stream_end: bool = False):
+            if text:
+                self.on_piece(text)
+
+    return Streamer
 
 
 def _visible(raw: str, stops: list[str]) -> tuple[str, bool]:

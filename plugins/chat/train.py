@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 import sys
 from pathlib import Path
@@ -74,8 +75,12 @@ def _load_base(ref: str, recipe):
     dtype = (
         half if recipe.finetune == "lora" and half is not None and not recipe.extend_vocab else torch.float32
     )
+    # Straight onto the GPU the engine will train on: a Jetson's shared DRAM never holds a CPU copy beside it.
+    device_map = {"": int(os.environ.get("LOCAL_RANK", 0))} if torch.cuda.is_available() else None
     try:
-        return AutoModelForCausalLM.from_pretrained(ref, dtype=dtype, local_files_only=_local_only(ref))
+        return AutoModelForCausalLM.from_pretrained(
+            ref, dtype=dtype, device_map=device_map, local_files_only=_local_only(ref)
+        )
     except OSError as exc:
         raise _load_error(ref, exc) from None
 
