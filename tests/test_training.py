@@ -168,6 +168,30 @@ def test_memory_estimate_grows_with_batch_and_shrinks_with_checkpointing(tiny_pl
     assert lora32.weights == lora32.total_params * 4
 
 
+def test_activation_probe_counts_what_backward_keeps_and_then_frees_it():
+    import weakref
+
+    import torch
+
+    from core.training import _measure_activations
+
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.up, self.down, self.hidden = torch.nn.Linear(16, 64), torch.nn.Linear(64, 16), []
+
+        def forward(self, x):
+            hidden = torch.tanh(self.up(x))  # tanh keeps its own output: a tensor that points to its node
+            self.hidden.append(weakref.ref(hidden))
+            return torch.tanh(self.down(hidden))
+
+    net = Net()
+    saved = _measure_activations(net, {"x": torch.randn(8, 16)}, torch.device("cpu"), torch.float32)
+    # x (for up's weight gradient), the hidden layer (tanh's output, also down's input), the output; fp32
+    assert saved == 8 * (16 + 64 + 16) * 4
+    assert net.hidden[0]() is None, "the probe left an activation alive"
+
+
 def test_training_refuses_when_memory_does_not_fit(tiny_plugin, tmp_path, monkeypatch):
     import core.training
 
