@@ -677,10 +677,10 @@ def _host_memory() -> int:
     return psutil.Process().memory_info().rss
 
 
-class PeakMemory:
+class TrainingMemory:
     """Peak memory of the training loop (the memory probe and model loading before it excluded): the CUDA
-    allocator's peak, and host memory sampled at every step end. A Jetson takes both from the same DRAM,
-    so their sum is what the board must hold."""
+    allocator's peak, and host memory sampled at every step end (``core.bench.PeakMemory`` measures a block
+    of code instead). A Jetson takes both from the same DRAM, so their sum is what the board must hold."""
 
     def __init__(self, device):
         self.device, self.host = device, 0
@@ -857,7 +857,7 @@ def run_training(
         rundir.atomic_write_json(run_dir / rundir.RUN_FILE, info)
 
     samples_per_step = recipe.batch_size * recipe.gradient_accumulation_steps * args.world_size
-    memory = _callback_class(PeakMemory)(device)
+    memory = _callback_class(TrainingMemory)(device)
     callbacks = [_callback_class()(app, run_dir, samples_per_step), memory, *parts.callbacks]
     if recipe.early_stopping_patience:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=recipe.early_stopping_patience))

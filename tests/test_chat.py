@@ -220,5 +220,9 @@ def test_chat_recipes_validate():
     )
     nx = load_recipe(ChatRecipe, manager.recipe_path("chat", "phi15-zh-lora-orin-nx"))
     assert nx.gradient_checkpointing and nx.batch_size * nx.gradient_accumulation_steps == 16
+    from core.profiles import PROFILES
+
+    board = PROFILES["orin-nx-16gb"].recipe_overrides("chat")
+    assert {key: getattr(nx, key) for key in board} == board, "the recipe and the device profile must agree"
     with pytest.raises(AppsError, match="on_error"):
         load_recipe(ChatRecipe, None, ["on_error=ignore"])
