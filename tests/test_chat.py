@@ -226,3 +226,24 @@ def test_chat_recipes_validate():
     assert {key: getattr(nx, key) for key in board} == board, "the recipe and the device profile must agree"
     with pytest.raises(AppsError, match="on_error"):
         load_recipe(ChatRecipe, None, ["on_error=ignore"])
+
+
+def test_openblas_decode_path_matches_torch_and_leaves_batches_and_training_to_torch(monkeypatch):
+    import torch
+
+    from plugins.chat.cpu_decode import fast_path_available, use_openblas_gemv
+
+    torch.manual_seed(0)
+    big, small = torch.nn.Linear(1024, 1024), torch.nn.Linear(64, 64)
+    model = torch.nn.Sequential(big, small)
+    assert use_openblas_gemv(model) == 1, "only layers of at least 4 MB switch"
+    assert "forward" in vars(big) and "forward" not in vars(small)
+    row, rows = torch.randn(1, 1, 1024), torch.randn(3, 1024)
+    with torch.no_grad():
+        expected = torch.nn.functional.linear(row, big.weight, big.bias)
+        assert torch.allclose(big(row), expected, atol=1e-4) and big(row).shape == (1, 1, 1024)
+        assert torch.equal(big(rows), torch.nn.functional.linear(rows, big.weight, big.bias))
+    big(row).sum().backward()  # training goes through torch, so gradients reach the weights
+    assert big.weight.grad is not None
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    assert not fast_path_available(), "spinning OpenMP threads make OpenBLAS slower than torch"

@@ -256,6 +256,9 @@ class ChatApp(App):
 
     def benchmark(self, model=None, phi15_random=None, phi15_dtypes="auto", tokens=64, **_):
         from plugins.chat.bench import decode_benchmark, phi15_plan
+        from plugins.chat.cpu_decode import prefer_sleeping_threads
+
+        prefer_sleeping_threads()  # before phi15_plan imports torch
 
         return decode_benchmark(model, phi15_dtypes=phi15_plan(phi15_random, phi15_dtypes), tokens=tokens)
 

@@ -120,7 +120,8 @@ def decode_benchmark(model=None, phi15_dtypes: list[str] | None = None, tokens: 
     chat = load_chat_model(model, device="cpu", precision="fp32")
     if hasattr(chat.model, "merge_and_unload"):
         chat.model = chat.model.merge_and_unload()  # what 'apps export --merge' serves
-    print(f"decode benchmark on {chat.source}", file=sys.stderr)
+    kernel = "OpenBLAS" if chat.info.get("openblas_layers") else "torch"
+    print(f"decode benchmark on {chat.source} ({kernel} matrix-vector products)", file=sys.stderr)
     # The small default decodes 64 tokens in ~0.3 s: more repeats, or scheduler noise decides the ratio.
     measured = measure_decode(chat, tokens, repeat=8)
     rows += _rows(f"{chat.source.rsplit('/', 1)[-1]} fp32", weight_gbytes(chat.model), *measured)
@@ -134,6 +135,7 @@ def phi15_rows(tokenizer, tokens: int, dtypes: list[str]) -> list[dict]:
     import torch
     from transformers import PhiConfig, PhiForCausalLM
 
+    from plugins.chat.cpu_decode import fast_path_available, use_openblas_gemv
     from plugins.chat.model import ChatModel
     from plugins.chat.templates import get_template
 
@@ -144,6 +146,8 @@ def phi15_rows(tokenizer, tokens: int, dtypes: list[str]) -> list[dict]:
         torch.manual_seed(0)
         config = PhiConfig(eos_token_id=tokenizer.eos_token_id, bos_token_id=tokenizer.bos_token_id)
         model = PhiForCausalLM(config).to(dtype).eval()
+        if fast_path_available() and dtype == torch.float32:
+            use_openblas_gemv(model)  # as load_chat_model does on a CPU
         with torch.no_grad():  # random weights: keep argmax inside the tokenizer so the text streams
             model.lm_head.bias[len(tokenizer) :] = -1e4
         chat = ChatModel(model, tokenizer, get_template("default"), "phi-1.5 random")
