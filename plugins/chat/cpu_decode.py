@@ -14,7 +14,6 @@ import os
 import sys
 import types
 
-
 MIN_WEIGHTS = 2**20  # 4 MB of fp32
 
 
