@@ -707,7 +707,8 @@ class TrainingMemory:
 
     def report(self, estimate: MemoryEstimate) -> str:
         peaks = self.metrics()
-        cuda = f" + CUDA {peaks['peak_cuda_reserved_gib']:.2f} GiB reserved" if "peak_cuda_reserved_gib" in peaks else ""
+        cuda = peaks.get("peak_cuda_reserved_gib")
+        cuda = f" + CUDA {cuda:.2f} GiB reserved" if cuda is not None else ""
         return (
             f"measured peak memory while training: host {peaks['peak_host_gib']:.2f} GiB{cuda}"
             f" = {peaks['peak_total_gib']:.2f} GiB (the estimate for {estimate.device}: {_size(estimate.total)})"
@@ -715,7 +716,8 @@ class TrainingMemory:
 
 
 def _callback_class(base=None):
-    """RunCallback as a real TrainerCallback (transformers is imported only when training)."""
+    """``base`` (RunCallback by default) as a real TrainerCallback (transformers is imported only when
+    training)."""
     from transformers import TrainerCallback
 
     base = base or RunCallback

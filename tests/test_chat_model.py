@@ -235,6 +235,29 @@ def test_terminal_chat_keeps_history_resets_and_emits(lora_run):
     assert emitted[0][1]["source"] == "terminal" and emitted[0][0]["tokens"] > 0
 
 
+def test_ctrl_c_during_an_answer_stops_that_answer_and_the_chat_goes_on(lora_run):
+    from plugins.chat.app import ChatApp
+    from plugins.chat.chat import terminal_chat
+    from plugins.chat.model import Sampling
+
+    app = ChatApp().load(str(lora_run), "cpu", "fp32")
+    app.emit = lambda result, **context: None
+    lines = iter(["你好", "谢谢", "/exit"])
+    interrupted = []
+
+    def write(text):
+        if not interrupted and text.strip() and text != "bot> ":  # the first streamed piece: press Ctrl-C
+            interrupted.append(text)
+            raise KeyboardInterrupt
+
+    history = terminal_chat(
+        app, Sampling(max_new_tokens=4, min_new_tokens=4, do_sample=False), read=lambda _: next(lines), write=write
+    )
+    assert interrupted, "the answer streamed nothing to interrupt"
+    assert [(m["role"], m["content"]) for m in history][0] == ("user", "谢谢")
+    assert [m["role"] for m in history] == ["user", "assistant"]
+
+
 def test_vocabulary_extension_adds_chinese_tokens_initialised_from_their_bytes(tiny_base):
     import torch
     from transformers import AutoModelForCausalLM

@@ -53,5 +53,10 @@ def terminal_chat(
             print(HELP, file=sys.stderr)
             continue
         write("bot> ")
-        answer(line)
+        asked = len(history)
+        try:
+            answer(line)
+        except KeyboardInterrupt:  # Ctrl-C stops this answer, not the chat
+            del history[asked:]  # the unanswered question
+            print("\n(answer stopped; Ctrl-C at the prompt or /exit leaves)", file=sys.stderr)
     return history
