@@ -48,7 +48,7 @@ def vit_inference(torch, dtype):
     return f"{80 / (time.perf_counter() - start):.0f} images/s at batch 8"
 
 
-def random_phi15(torch, folder: Path) -> Path:
+def random_phi15(torch, folder: Path) -> str:
     """The full Phi-1.5 architecture (PhiConfig defaults: 1.4B parameters) with random fp16 weights and a
     byte-level BPE tokenizer trained on the shipped Chinese instructions: microsoft/phi-1_5 without a download."""
     from transformers import PhiConfig, PhiForCausalLM
