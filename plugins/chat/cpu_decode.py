@@ -4,7 +4,7 @@ Decoding one token reads every weight once, so on a CPU its speed is the speed o
 products. On the project's AMD CPU torch's product (MKL) streams Phi-1.5's weights at 13-16 GB/s, numpy's
 OpenBLAS at 17-23 GB/s, as fast as a plain reduction over the same bytes (benchmarks/gemv_bandwidth.py).
 With OpenMP's idle threads sleeping (``OMP_WAIT_POLICY=PASSIVE``) rather than spinning against the BLAS
-threads, the full Phi-1.5 architecture decodes at 3.6-4.3 tokens/s instead of 2.3-2.6 (fp32, 2 cores);
+threads, the full Phi-1.5 architecture decodes at 3.4-4.3 tokens/s instead of 2.3-2.8 (fp32, 2 cores);
 with them spinning it is twice slower than torch, so the fast path is used only where the policy is set.
 """
 
