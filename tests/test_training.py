@@ -64,6 +64,9 @@ def test_full_finetune_writes_the_whole_run_directory(tiny_plugin, tmp_path):
 
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["global_step"] == 6 and "eval_loss" in metrics and "train_loss" in metrics
+    # measured beside the estimate: a CPU run has host memory only (torch alone holds well over 50 MB)
+    assert 0.05 < metrics["peak_host_gib"] == metrics["peak_total_gib"] and metrics["memory_estimate_gib"] > 0
+    assert "peak_cuda_reserved_gib" not in metrics
     assert (run / "loss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert json.loads((run / "tiny.json").read_text())["kind"] == "lm"
     assert not list(run.glob(".*tmp*")), "temporary files left behind"
