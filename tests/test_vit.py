@@ -396,3 +396,22 @@ def test_live_loop_survives_a_lost_camera(tiny_model, apps_home, tmp_path, capsy
     assert summary["frames"] == 15 and summary["reconnects"] == 1
     assert "reconnecting" in capsys.readouterr().out
     assert len(list((tmp_path / "frames").glob("*.jpg"))) >= 15
+
+
+def test_fast_preprocessing_gives_the_reference_pixels():
+    import cv2
+
+    from plugins.vit.data import fit_square, normalize
+
+    rng = np.random.default_rng(0)
+    frame = cv2.GaussianBlur(rng.integers(0, 256, (480, 640, 3), dtype=np.uint8), (9, 9), 3)
+    reference = cv2.resize(frame[:, 80:560], (224, 224), interpolation=cv2.INTER_AREA).astype(np.float32)
+    fast = fit_square(frame, 224).astype(np.float32)
+    assert fast.shape == (224, 224, 3) and np.abs(fast - reference).mean() < 0.5
+    assert fit_square(frame[:100, :100], 224).shape == (224, 224, 3)  # small images are upscaled
+    mean, std = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+    rgb = fast[:, :, ::-1] / 255.0
+    expected = ((rgb - np.asarray(mean)) / np.asarray(std)).transpose(2, 0, 1)
+    result = normalize(fit_square(frame, 224), mean, std)
+    assert result.dtype == np.float32 and result.flags.c_contiguous
+    np.testing.assert_allclose(result, expected, atol=1e-5)
