@@ -705,8 +705,9 @@ class TrainingMemory:
         peaks["peak_total_gib"] = peaks["peak_host_gib"] + peaks.get("peak_cuda_reserved_gib", 0.0)
         return peaks
 
-    def report(self, estimate: MemoryEstimate) -> str:
-        peaks = self.metrics()
+    @staticmethod
+    def report(peaks: dict, estimate: MemoryEstimate) -> str:
+        """One line: ``peaks`` (from ``metrics()``) beside the estimate."""
         cuda = peaks.get("peak_cuda_reserved_gib")
         cuda = f" + CUDA {cuda:.2f} GiB reserved" if cuda is not None else ""
         return (
@@ -882,7 +883,8 @@ def run_training(
     if parts.eval_dataset is not None and len(parts.eval_dataset) > 0:
         metrics.update(trainer.evaluate())
     metrics["global_step"] = trainer.state.global_step
-    metrics.update(memory.metrics(), memory_estimate_gib=estimate.total / 2**30)
+    peaks = memory.metrics()
+    metrics.update(peaks, memory_estimate_gib=estimate.total / 2**30)
     if is_main:
         files = _save_final(trainer, parts, run_dir)
         rundir.atomic_write_json(run_dir / rundir.METRICS_FILE, metrics)
@@ -895,7 +897,7 @@ def run_training(
             metrics={k: v for k, v in metrics.items() if isinstance(v, (int, float))},
         )
         rundir.atomic_write_json(run_dir / rundir.RUN_FILE, info)
-        print(memory.report(estimate))
+        print(TrainingMemory.report(peaks, estimate))
         print(f"run directory: {run_dir}")
     dist = _dist()
     if dist is not None:

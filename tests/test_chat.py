@@ -233,6 +233,7 @@ def test_openblas_decode_path_matches_torch_and_leaves_batches_and_training_to_t
 
     from plugins.chat.cpu_decode import fast_path_available, use_openblas_gemv
 
+    monkeypatch.setenv("OMP_WAIT_POLICY", "PASSIVE")  # the setting the fast path needs
     torch.manual_seed(0)
     big, small = torch.nn.Linear(1024, 1024), torch.nn.Linear(64, 64)
     model = torch.nn.Sequential(big, small)

@@ -135,7 +135,7 @@ def phi15_rows(tokenizer, tokens: int, dtypes: list[str]) -> list[dict]:
     import torch
     from transformers import PhiConfig, PhiForCausalLM
 
-    from plugins.chat.cpu_decode import fast_path_available, use_openblas_gemv
+    from plugins.chat.cpu_decode import use_openblas_gemv
     from plugins.chat.model import ChatModel
     from plugins.chat.templates import get_template
 
@@ -146,8 +146,7 @@ def phi15_rows(tokenizer, tokens: int, dtypes: list[str]) -> list[dict]:
         torch.manual_seed(0)
         config = PhiConfig(eos_token_id=tokenizer.eos_token_id, bos_token_id=tokenizer.bos_token_id)
         model = PhiForCausalLM(config).to(dtype).eval()
-        if fast_path_available() and dtype == torch.float32:
-            use_openblas_gemv(model)  # as load_chat_model does on a CPU
+        use_openblas_gemv(model)  # as load_chat_model does
         with torch.no_grad():  # random weights: keep argmax inside the tokenizer so the text streams
             model.lm_head.bias[len(tokenizer) :] = -1e4
         chat = ChatModel(model, tokenizer, get_template("default"), "phi-1.5 random")

@@ -53,16 +53,20 @@ def _linear_forward(self, x):
 
 
 def use_openblas_gemv(model) -> int:
-    """Route the single-row fp32 products of every large ``nn.Linear`` in ``model`` through OpenBLAS;
-    batches, training and other dtypes keep torch's kernels. Returns how many layers were switched."""
+    """Where ``fast_path_available()``, route the single-row fp32 products of every large ``nn.Linear`` of
+    ``model`` on the CPU through OpenBLAS; batches, training, other dtypes and devices keep torch's kernels.
+    Returns how many layers were switched."""
     import torch
 
+    if not fast_path_available():
+        return 0
     switched = 0
     for module in model.modules():
         # Small layers stay with torch: below a few MB the call's overhead, not the bandwidth, decides.
         if (
             type(module) is torch.nn.Linear
             and module.weight.dtype == torch.float32
+            and module.weight.device.type == "cpu"
             and module.weight.numel() >= MIN_WEIGHTS
         ):
             module.forward = types.MethodType(_linear_forward, module)

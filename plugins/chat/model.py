@@ -147,7 +147,7 @@ def load_chat_model(
 ) -> ChatModel:
     """Load a causal LM for chat. ``model`` may be a run directory (full model or LoRA adapter);
     ``adapter`` adds a LoRA run directory on top of ``model`` after checking they belong together."""
-    from plugins.chat.cpu_decode import fast_path_available, prefer_sleeping_threads, use_openblas_gemv
+    from plugins.chat.cpu_decode import prefer_sleeping_threads, use_openblas_gemv
 
     prefer_sleeping_threads()
     import torch
@@ -203,8 +203,7 @@ def load_chat_model(
         template or ("model" if getattr(tokenizer, "chat_template", None) else "default"), tokenizer
     )
     net.to(device_).eval()
-    if device_.type == "cpu" and fast_path_available():
-        info["openblas_layers"] = use_openblas_gemv(net)
+    info["openblas_layers"] = use_openblas_gemv(net)
     return ChatModel(net, tokenizer, chosen, adapter_dir and str(adapter_dir) or ref, info)
 
 
