@@ -325,6 +325,58 @@ def test_dagger_adds_expert_labelled_policy_states(tmp_path):  # with the convol
         assert episode.actions[0] == expert_for("Maze-v0", env)(obs)
 
 
+def test_planner_encoder_plans_shortest_moves_on_the_agents_map():
+    """With a known cost (walls dear, every other cell 1) the encoder's value iteration must rank the
+    expert's move first: this checks the goal's placement, the move order and the un-normalising."""
+    import torch
+    from torch import nn
+
+    from plugins.control.envs import make_env
+    from plugins.control.experts import expert_for
+    from plugins.control.policies import PlannerEncoder
+
+    env = make_env("Maze-map-v0")
+    obs, _ = env.reset(seed=5)
+    state_dim = obs.shape[0]
+    mean, std = np.full(state_dim, 0.3, np.float32), np.full(state_dim, 2.0, np.float32)
+    control = {"state_dim": state_dim, "state_mean": mean.tolist(), "state_std": std.tolist(), "goal_scale": 10}
+    encoder = PlannerEncoder(control, hidden_size=8)
+
+    class KnownCost(nn.Module):
+        def forward(self, cells):  # channel 0: walls
+            return 1.0 + 1000.0 * cells[:, :1]
+
+    encoder.cost, encoder.project = KnownCost(), nn.Identity()
+    expert = expert_for("Maze-map-v0", env)
+    for _ in range(12):  # along the expert's walk, as the map fills in
+        features = encoder(torch.from_numpy((obs - mean) / std)[None])[0]
+        advantage = features[:4]
+        action = expert(obs)
+        assert advantage[action] == advantage.max() == 1.0  # one step nearer the goal
+        assert torch.allclose(features[4:], torch.from_numpy(obs[-3:]))
+        obs, _, terminated, _, _ = env.step(action)
+        if terminated:
+            break
+
+
+def test_planner_policy_trains_saves_and_refuses_non_mazes(tmp_path):
+    from core.training import run_training
+    from plugins.control.app import ControlApp
+    from plugins.control.policies import PlannerEncoder, load_policy
+
+    recipe = tiny_recipe(env="Maze-map-v0", episodes=4, context_length=1, state_encoder="planner")
+    run_dir = run_training(ControlApp(), recipe, run_dir=tmp_path / "run", recipe_name="tiny")
+    model = load_policy(run_dir)
+    encoder, control = model.embed_state, model.config.control
+    assert isinstance(encoder, PlannerEncoder) and (encoder.side, control["goal_scale"]) == (23, 10)
+    # its normalisation comes back with the weights (from_pretrained leaves non-persistent buffers empty)
+    assert np.allclose(encoder.std.numpy(), control["state_std"]) and np.allclose(encoder.mean, control["state_mean"])
+    with pytest.raises(AppsError, match="CartPole-v1 is not a maze"):
+        run_training(
+            ControlApp(), tiny_recipe(state_encoder="planner"), run_dir=tmp_path / "cp", recipe_name="tiny"
+        )
+
+
 def test_policy_for_another_space_is_refused(tmp_path):
     from core.training import run_training
     from plugins.control.app import ControlApp

@@ -27,7 +27,8 @@ DEFAULT_RECIPES = {
     "CartPole-v1": "dt-cartpole",
     "Pendulum-v1": "bc-pendulum",
     "Acrobot-v1": "dt-acrobot",
-    "Maze-v0": "dt-maze",
+    "Maze-map-v0": "dt-maze",
+    "Maze-v0": "dt-maze-view",
 }
 # Environments that use another one's default (same observation and action spaces).
 DEFAULT_ALIASES = {"Maze-15-v0": "Maze-v0"}

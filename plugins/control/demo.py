@@ -39,7 +39,7 @@ def build_tab(app) -> None:
     with gr.Row():
         env = gr.Dropdown(
             envs,
-            value="Maze-v0" if "Maze-v0" in envs else envs[0],
+            value="Maze-map-v0" if "Maze-map-v0" in envs else envs[0],
             label="environment",
             elem_id="control-env",
         )

@@ -52,7 +52,8 @@ class DTPolicy(DecisionTransformerModel):
     """Decision Transformer with the action loss of its action space.
 
     ``config.control["state_encoder"]`` swaps the linear state embedding: ``mlp`` for a two-layer MLP,
-    ``cnn`` for :class:`GridEncoder` (observations that start with a square grid, such as maze views).
+    ``cnn`` for :class:`GridEncoder` (observations that start with a square grid, such as maze views),
+    ``planner`` for :class:`PlannerEncoder` (value iteration over a maze map).
     """
 
     def __init__(self, config):
@@ -65,6 +66,8 @@ class DTPolicy(DecisionTransformerModel):
             )
         elif encoder == "cnn":
             self.embed_state = GridEncoder(config.state_dim, config.hidden_size)
+        elif encoder == "planner":
+            self.embed_state = PlannerEncoder(config.control, config.hidden_size)
 
     def forward(
         self,
@@ -118,6 +121,70 @@ class GridEncoder(nn.Module):
         grid = flat[:, : self.side * self.side].reshape(-1, 1, self.side, self.side)
         features = torch.cat([self.conv(grid).flatten(1), flat[:, self.side * self.side :]], dim=1)
         return self.project(features).reshape(*leading, -1)
+
+
+class PlannerEncoder(nn.Module):
+    """State embedding that plans: a value-iteration network (Tamar et al., 2016) over a maze map.
+
+    The observation is a square grid centred on the agent (1 wall, 0 free, 0.5 not seen yet) followed by
+    the goal's offset (rows, columns, in units of ``control["goal_scale"]`` cells) and other features. A
+    small convolutional network learns what each cell costs to cross from the walls, the unseen cells and
+    the goal; ``steps`` rounds of value iteration then spread the cost-to-go from the goal over the map,
+    with the environment's four moves as the transition model (the known dynamics of a gridworld, where
+    Tamar et al. learn a 3x3 kernel; learning it needs far more than the 5 CPU minutes this recipe has).
+    Each move's advantage at the agent (the cost-to-go it saves) and the other features form the
+    embedding. Everything that decides what to avoid and how to act on the values is learned.
+    """
+
+    def __init__(self, control: dict, hidden_size: int, channels: int = 16):
+        super().__init__()
+        self.side = int(np.sqrt(control["state_dim"]))  # the largest square grid that fits, as GridEncoder
+        self.extra = control["state_dim"] - self.side * self.side
+        if "goal_scale" not in control or self.extra < 2:
+            raise AppsError(
+                "the planner state encoder needs a maze-like observation: a square grid, then the goal offset",
+                hint="use state_encoder=planner with a maze environment (Maze-map-v0) or choose mlp",
+            )
+        self.goal_scale = float(control["goal_scale"])
+        self.steps = 2 * self.side  # enough rounds for the cost-to-go to reach across the map
+        # saved with the weights: from_pretrained leaves non-persistent buffers uninitialised (transformers 5)
+        self.register_buffer("mean", torch.tensor(control["state_mean"], dtype=torch.float32))
+        self.register_buffer("std", torch.tensor(control["state_std"], dtype=torch.float32))
+        self.cost = nn.Sequential(
+            nn.Conv2d(3, channels, 3, padding=1), nn.ReLU(), nn.Conv2d(channels, 1, 1), nn.Softplus()
+        )
+        self.project = nn.Sequential(
+            nn.Linear(4 + self.extra, 2 * hidden_size), nn.GELU(), nn.Linear(2 * hidden_size, hidden_size)
+        )
+
+    def forward(self, states):
+        leading = states.shape[:-1]
+        raw = states.reshape(-1, states.shape[-1]) * self.std + self.mean  # the policy sees normalised states
+        side, centre, count = self.side, self.side // 2, raw.shape[0]
+        grid = raw[:, : side * side].reshape(-1, 1, side, side)
+        offset = (raw[:, side * side : side * side + 2] * self.goal_scale).round().long()
+        goal_cell = (offset.clamp(-centre, centre) + centre).T  # beyond a partial view: its nearest edge
+        goal = torch.zeros_like(grid)
+        goal[torch.arange(count), 0, goal_cell[0], goal_cell[1]] = 1.0
+        cells = torch.cat([(grid > 0.75).float(), ((grid - 0.5).abs() < 0.25).float(), goal], dim=1)
+        cost = self.cost(cells)
+        far = float(4 * side * side)
+        to_go = far * (1 - goal)
+        for _ in range(self.steps):  # Bellman updates: the best neighbour's cost-to-go plus this cell's cost
+            to_go = torch.minimum(to_go, self._neighbours(to_go, far).amin(dim=1, keepdim=True) + cost)
+        # each move's advantage: how much nearer the goal it steps (up, right, down, left)
+        advantage = to_go[:, :, centre, centre] - self._neighbours(to_go, far)[:, :, centre, centre]
+        features = torch.cat([advantage, raw[:, side * side :]], dim=1)
+        return self.project(features).reshape(*leading, -1)
+
+    @staticmethod
+    def _neighbours(values, fill: float):
+        """For every cell, the values of its four neighbours (up, right, down, left; ``fill`` off the map)."""
+        padded = nn.functional.pad(values, (1, 1, 1, 1), value=fill)
+        return torch.cat(
+            [padded[:, :, :-2, 1:-1], padded[:, :, 1:-1, 2:], padded[:, :, 2:, 1:-1], padded[:, :, 1:-1, :-2]],
+            dim=1,
+        )
 
 
 class BCPolicyConfig(PretrainedConfig):

@@ -26,9 +26,9 @@ class ControlRecipe(Recipe):
     n_layer: int = 2
     n_head: int = 2
     dropout: float = 0.1
-    state_encoder: str = (
-        "linear"  # linear | mlp (two layers) | cnn (grid observations: maze views); Decision Transformer only
-    )
+    # linear | mlp (two layers) | cnn (grid observations: maze views) | planner (value iteration over a
+    # maze map); Decision Transformer only
+    state_encoder: str = "linear"
     dagger_rounds: int = 0  # > 0: DAgger rounds during training (the expert labels the policy's own states)
     dagger_episodes: int = 500  # episodes the policy plays per DAgger round
     eval_fraction: float = 0.05  # share of episodes held out for eval_loss
@@ -37,5 +37,5 @@ class ControlRecipe(Recipe):
     CHOICES: typing.ClassVar[dict[str, tuple[str, ...]]] = {
         **Recipe.CHOICES,
         "policy": ("dt", "bc"),
-        "state_encoder": ("linear", "mlp", "cnn"),
+        "state_encoder": ("linear", "mlp", "cnn", "planner"),
     }

@@ -66,7 +66,24 @@ def control_config(data: EpisodeDataset, recipe) -> dict:
     }
     if not discrete:
         control["action_low"], control["action_high"] = act_space["low"], act_space["high"]
+    if recipe.state_encoder == "planner":
+        control["goal_scale"] = _goal_scale(data.env)
     return control
+
+
+def _goal_scale(env_id: str) -> int:
+    """How many cells one unit of a maze observation's goal offset is (the maze size)."""
+    from plugins.control.envs import make_env
+
+    env = make_env(env_id)
+    size = getattr(env.unwrapped, "size", None)
+    env.close()
+    if size is None:
+        raise AppsError(
+            f"state_encoder=planner plans over a maze map, and {env_id} is not a maze",
+            hint="use it with Maze-map-v0 (or another maze environment), or choose state_encoder=mlp",
+        )
+    return int(size)
 
 
 def _episode_limit(data: EpisodeDataset) -> int:
