@@ -339,7 +339,12 @@ def test_planner_encoder_plans_shortest_moves_on_the_agents_map():
     obs, _ = env.reset(seed=5)
     state_dim = obs.shape[0]
     mean, std = np.full(state_dim, 0.3, np.float32), np.full(state_dim, 2.0, np.float32)
-    control = {"state_dim": state_dim, "state_mean": mean.tolist(), "state_std": std.tolist(), "goal_scale": 10}
+    control = {
+        "state_dim": state_dim,
+        "state_mean": mean.tolist(),
+        "state_std": std.tolist(),
+        "goal_scale": 10,
+    }
     encoder = PlannerEncoder(control, hidden_size=8)
 
     class KnownCost(nn.Module):
@@ -370,7 +375,8 @@ def test_planner_policy_trains_saves_and_refuses_non_mazes(tmp_path):
     encoder, control = model.embed_state, model.config.control
     assert isinstance(encoder, PlannerEncoder) and (encoder.side, control["goal_scale"]) == (23, 10)
     # its normalisation comes back with the weights (from_pretrained leaves non-persistent buffers empty)
-    assert np.allclose(encoder.std.numpy(), control["state_std"]) and np.allclose(encoder.mean, control["state_mean"])
+    assert np.allclose(encoder.std, control["state_std"])
+    assert np.allclose(encoder.mean, control["state_mean"])
     with pytest.raises(AppsError, match="CartPole-v1 is not a maze"):
         run_training(
             ControlApp(), tiny_recipe(state_encoder="planner"), run_dir=tmp_path / "cp", recipe_name="tiny"

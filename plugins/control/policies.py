@@ -182,7 +182,12 @@ class PlannerEncoder(nn.Module):
         """For every cell, the values of its four neighbours (up, right, down, left; ``fill`` off the map)."""
         padded = nn.functional.pad(values, (1, 1, 1, 1), value=fill)
         return torch.cat(
-            [padded[:, :, :-2, 1:-1], padded[:, :, 1:-1, 2:], padded[:, :, 2:, 1:-1], padded[:, :, 1:-1, :-2]],
+            [
+                padded[:, :, :-2, 1:-1],
+                padded[:, :, 1:-1, 2:],
+                padded[:, :, 2:, 1:-1],
+                padded[:, :, 1:-1, :-2],
+            ],
             dim=1,
         )
 
