@@ -30,6 +30,11 @@ def goal_met(env_id: str, policy: dict, expert: dict) -> bool | None:
     return None
 
 
+def _ratio(summary: dict) -> str:
+    ratio = summary.get("mean_path_ratio")
+    return "-" if ratio is None else f"{ratio:.3f}x"
+
+
 def main() -> None:
     from core.plugins import get_manager
     from core.recipes import load_recipe
@@ -81,8 +86,8 @@ def main() -> None:
                 print(
                     f"{env_id:12} train {row.get('train_wall_s', '-')} s (trainer {row['trainer_runtime_s']} s)  "
                     f"seeds {result['seed']}+: policy {p['mean_return']:.1f}±{p['std_return']:.1f} "
-                    f"success {p['success_rate']} path {p.get('mean_path_ratio')}  "
-                    f"expert {e['mean_return']:.1f}±{e['std_return']:.1f} path {e.get('mean_path_ratio')}  "
+                    f"success {p['success_rate']} path {_ratio(p)}  "
+                    f"expert {e['mean_return']:.1f}±{e['std_return']:.1f} path {_ratio(e)}  "
                     f"goal met: {result['goal_met']}",
                     flush=True,
                 )
