@@ -91,6 +91,10 @@ def test_video_file_round_trip_and_loop(tmp_path):
     sink.close()
     with open_source(str(path)) as source:
         assert len(list(source)) == 10
+    capture = open_source(str(path), start=False).capture
+    capture.open()  # one decoder thread: FFmpeg's own would compete with the model's on small boards
+    assert capture.cap.get(cv2.CAP_PROP_N_THREADS) == 1
+    capture.close()
     with open_source(str(path), loop=True, max_frames=25) as source:
         frames = list(source)
     assert len(frames) == 25 and frames[-1].image.shape == (120, 160, 3)
