@@ -84,6 +84,12 @@ def test_maze_map_shows_what_the_agent_has_seen_and_its_expert_plans_on_it():
     assert obs.shape == (side * side + 3,)
     unseen = int((obs[: side * side] == 0.5).sum())
     assert unseen == int((~maze.seen).sum()) > 0  # a 9x9 view does not cover a 10x10 maze from its start
+    image = maze.render()  # the view shades what the agent has not seen yet
+    (r, c), (sr, sc) = (
+        np.argwhere(~maze.seen & (maze.grid == 0))[0],
+        np.argwhere(maze.seen & (maze.grid == 0))[0],
+    )
+    assert (image[r * 24 + 1, c * 24 + 1] < 255).all() and (image[sr * 24 + 1, sc * 24 + 1] == 255).all()
     known = np.where(maze.seen, maze.grid, 0)
     assert maze.plan()[0] == maze.agent and all(known[cell] == 0 for cell in maze.plan())
     row = _play("Maze-map-v0", [11])[0]  # the expert plans on what it has seen and still arrives

@@ -22,12 +22,16 @@ def _cv2():
 
 
 def draw_maze(maze, cell: int = 24) -> np.ndarray:
-    """The maze, the agent's trail, the planned (shortest) path from the agent to the goal, agent and goal."""
+    """The maze, the agent's trail, the planned (shortest) path from the agent to the goal, agent and goal.
+    With ``mapping`` the cells the agent has not seen yet are shaded: the plan runs on what it knows."""
     cv2 = _cv2()
     rows, cols = maze.grid.shape
     image = np.full((rows * cell, cols * cell, 3), 255, np.uint8)
     for r, c in np.argwhere(maze.grid == 1):
         image[r * cell : (r + 1) * cell, c * cell : (c + 1) * cell] = WALL
+    if maze.mapping:
+        unseen = np.kron(~maze.seen, np.ones((cell, cell), bool))
+        image[unseen] = image[unseen] // 2 + 80
     for r, c in maze.trail:
         cv2.rectangle(
             image, (c * cell + 3, r * cell + 3), ((c + 1) * cell - 4, (r + 1) * cell - 4), TRAIL, -1
