@@ -94,15 +94,21 @@ class DTPolicy(DecisionTransformerModel):
         return PolicyOutput(loss=loss, action_preds=preds)
 
 
+def grid_split(state_dim: int) -> tuple[int, int]:
+    """``(side, extra)`` of an observation made of a square grid, the largest that fits, then ``extra``
+    other features (a maze view or map, then the goal's offset)."""
+    side = int(np.sqrt(state_dim))
+    return side, state_dim - side * side
+
+
 class GridEncoder(nn.Module):
-    """State embedding for observations made of a square grid (the first ``side * side`` features, ``side``
-    the largest that fits) followed by other features: two 3x3 convolutions see walls and corridors the
-    same way wherever they are in the view, which a dense layer must learn position by position."""
+    """State embedding for observations made of a square grid followed by other features (``grid_split``):
+    two 3x3 convolutions see walls and corridors the same way wherever they are in the view, which a dense
+    layer must learn position by position."""
 
     def __init__(self, state_dim: int, hidden_size: int, channels: int = 32):
         super().__init__()
-        self.side = int(np.sqrt(state_dim))
-        self.extra = state_dim - self.side * self.side
+        self.side, self.extra = grid_split(state_dim)
         self.conv = nn.Sequential(
             nn.Conv2d(1, channels, 3, padding=1),
             nn.GELU(),
@@ -138,8 +144,7 @@ class PlannerEncoder(nn.Module):
 
     def __init__(self, control: dict, hidden_size: int, channels: int = 16):
         super().__init__()
-        self.side = int(np.sqrt(control["state_dim"]))  # the largest square grid that fits, as GridEncoder
-        self.extra = control["state_dim"] - self.side * self.side
+        self.side, self.extra = grid_split(control["state_dim"])
         if "goal_scale" not in control or self.extra < 2:
             raise AppsError(
                 "the planner state encoder needs a maze-like observation: a square grid, then the goal offset",
