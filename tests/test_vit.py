@@ -96,6 +96,26 @@ def test_run_without_any_model_says_prepare(apps_home):
     assert "apps prepare vit" in str(result.exception) + result.output
 
 
+def test_export_int8_writes_a_quantized_model_that_runs(tiny_model, tmp_path, apps_home):
+    import onnx
+
+    out = tmp_path / "onnx"
+    result = invoke("export", "vit", "--model", str(tiny_model), "-o", str(out), "--int8", "--json")
+    assert result.exit_code == 0, result.output
+    info = json_lines(result.stdout)[-1]
+    quantized = out / "model-int8.onnx"
+    assert info["onnx_int8"] == str(quantized) and info["bytes_int8"] < info["bytes"]
+    # the Transformer's matmuls run in integers (not a renamed fp32 copy), and still agree with PyTorch
+    ops = {node.op_type for node in onnx.load(str(quantized)).graph.node}
+    assert {"DynamicQuantizeLinear", "MatMulInteger"} <= ops, ops
+    assert info["int8_max_probability_difference"] < 0.05
+    result = invoke(
+        "run", "vit", "--source", "synthetic://", "-n", "2", "--headless", "--json", "--model", str(quantized)
+    )
+    assert result.exit_code == 0, result.output
+    assert json_lines(result.stdout)[-1]["backend"] == "onnx"
+
+
 def test_onnx_model_in_run_refuses_attention(tiny_model, tmp_path, apps_home):
     from plugins.vit.model import load_classifier
     from plugins.vit.training import export

@@ -2,7 +2,8 @@
 against the loop a user would write first (``transformers.pipeline("image-classification")``).
 
 For vit_tiny and vit_base layouts (random weights built from configs: nothing is downloaded), in fp32 and
-bf16, on the same 640x480 video frames:
+bf16 where the CPU has it natively, else int8 (the ``apps export vit --int8`` model run by onnxruntime),
+on the same 640x480 video frames:
 
 - ``model_fps``: the model alone at batch 1 on preprocessed frames;
 - ``end_to_end_fps``: ``apps run vit`` machinery: video file source -> preprocess (capture thread) ->
@@ -11,9 +12,10 @@ bf16, on the same 640x480 video frames:
   in the row): on a shared machine the model alone drifts by a third between minutes, and a single pair
   measures the drift more than the pipeline;
 - ``peer_fps``: a loop over the same frames calling a transformers image-classification pipeline on a
-  ViTForImageClassification of the same layout; row "vs transformers pipeline loop";
-- model FLOPs per frame x model FPS against the measured matrix-multiply peak of this machine in that
-  precision (row "model FLOP/s vs matmul peak"), at batch 1 and, for vit_base, at batch 8 (the Jetson
+  ViTForImageClassification of the same layout, in the same precision (fp32 for int8, since the pipeline
+  has no int8 path a first loop would use); row "vs transformers pipeline loop";
+- for fp32 and bf16, model FLOPs per frame x model FPS against the measured matrix-multiply peak of this
+  machine in that precision (row "model FLOP/s vs matmul peak"), at batch 1 and, for vit_base, at batch 8 (the Jetson
   issue's goal: >= 65% of the peak in the best precision). Rows use core.bench's keys (value, peer_value,
   ratio).
 """
@@ -140,6 +142,18 @@ def peak_row(label: str, gflops_per_s: float, precision: str, peak: float, commo
     }
 
 
+def _export_int8(folder: Path, output: Path) -> Path:
+    """The int8 ONNX model of a saved layout (``apps export vit --int8``), its messages silenced."""
+    import contextlib
+    import io
+
+    from plugins.vit.training import export
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        export(model=str(folder), output=str(output), int8=True)
+    return output / "model-int8.onnx"
+
+
 def benchmark(
     quick: bool = False, frames: int | None = None, layouts=None, precisions=None, **_ignored
 ) -> list[dict]:
@@ -153,18 +167,24 @@ def benchmark(
 
     count = frames or (20 if quick else 100)
     layouts = layouts or (["vit_tiny"] if quick else ["vit_tiny", "vit_base"])
-    # bf16 only where this CPU runs it natively: emulated, a ViT-B frame takes minutes and says nothing
-    precisions = precisions or (["fp32", "bf16"] if cpu_has_bf16() else ["fp32"])
+    # bf16 only where this CPU runs it natively: emulated, a ViT-B frame takes minutes and says nothing.
+    # int8 is onnxruntime's dynamic quantization (apps export vit --int8), the fastest CPU precision
+    # where there is no native bf16; its pipeline peer is the fp32 pipeline.
+    precisions = precisions or (["fp32", "bf16"] if cpu_has_bf16() else ["fp32", "int8"])
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         video = make_video(tmp / "clip.mp4", count + 1)
         clip = read_frames(video)
-        peaks = {p: matmul_peak_gflops(p) for p in precisions}
+        peaks = {p: matmul_peak_gflops(p) for p in precisions if p != "int8"}
         for layout in layouts:
             folder = _save_random_model(layout, tmp / layout)
+            peers = {}
             for precision in precisions:
-                classifier = load_classifier(str(folder), "cpu", precision)
+                model = str(folder)
+                if precision == "int8":
+                    model = str(_export_int8(folder, tmp / f"{layout}-onnx"))
+                classifier = load_classifier(model, "cpu", precision)
                 batch = [classifier.preprocess(image)[None] for image in clip]
                 pairs = []
                 for _ in range(PAIRS):
@@ -172,7 +192,7 @@ def benchmark(
                     summary = run_live(
                         VitApp(),
                         source=str(video),
-                        model=str(folder),
+                        model=model,
                         precision=precision,
                         device="cpu",
                         output=[str(tmp / f"out-{layout}-{precision}.mp4")],
@@ -184,9 +204,12 @@ def benchmark(
                     pairs.append((summary["fps"] or 0.0, model_fps))
                 pairs.sort(key=lambda pair: pair[0] / pair[1])
                 end_to_end, model_fps = pairs[len(pairs) // 2]
-                gflops = model_gflops(classifier.module, classifier.image_size)
-                peer = peer_fps(layout, clip[: max(6, count // 2)], precision)
-                name = f"{layout} {precision}"
+                peer_precision = "fp32" if precision == "int8" else precision
+                if peer_precision not in peers:
+                    peers[peer_precision] = peer_fps(layout, clip[: max(6, count // 2)], peer_precision)
+                name = f"{layout} {precision}" + (" (onnxruntime)" if precision == "int8" else "")
+                # FLOPs and the matmul peak are torch's; there is no int8 peak to compare with
+                gflops = None if precision == "int8" else model_gflops(classifier.module, classifier.image_size)
                 common = {
                     "frames": count,
                     "threads": torch.get_num_threads(),
@@ -201,7 +224,7 @@ def benchmark(
                         "peer": "model alone, batch 1",
                         "peer_value": round(model_fps, 2),
                         "better": "higher",
-                        "gflops_per_item": round(gflops, 3),  # compute-bound: the harness projects it
+                        **({"gflops_per_item": round(gflops, 3)} if gflops else {}),  # the harness projects it
                         "precision": precision,
                         "pair_ratios": [round(e2e / alone, 3) for e2e, alone in pairs],
                         **common,
@@ -213,12 +236,14 @@ def benchmark(
                         "metric": "FPS",
                         "value": round(end_to_end, 2),
                         "unit": "frames/s",
-                        "peer": "transformers.pipeline('image-classification')",
-                        "peer_value": round(peer, 2),
+                        "peer": f"transformers.pipeline('image-classification') {peer_precision}",
+                        "peer_value": round(peers[peer_precision], 2),
                         "better": "higher",
                         **common,
                     }
                 )
+                if gflops is None:
+                    continue
                 rows.append(
                     peak_row(
                         name,
