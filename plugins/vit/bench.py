@@ -7,13 +7,13 @@ on the same 640x480 video frames:
 
 - ``model_fps``: the model alone at batch 1 on preprocessed frames;
 - ``end_to_end_fps``: ``apps run vit`` machinery: video file source -> preprocess (capture thread) ->
-  model -> overlay -> annotated video file (sink thread); row "end-to-end vs model alone". The two are
-  measured in ``PAIRS`` alternating pairs and the pair with the median ratio is reported (all ratios are
-  in the row): on a shared machine the model alone drifts by a third between minutes, and a single pair
-  measures the drift more than the pipeline;
-- ``peer_fps``: a loop over the same frames calling a transformers image-classification pipeline on a
+  model -> overlay -> annotated video file (sink thread); row "end-to-end vs model alone";
+- ``pipeline_peer``: a loop over the same frames calling a transformers image-classification pipeline on a
   ViTForImageClassification of the same layout, in the same precision (fp32 for int8, since the pipeline
   has no int8 path a first loop would use); row "vs transformers pipeline loop";
+- the three are measured one after another, ``PAIRS`` times, and each ratio row reports the run with the
+  median ratio (every run's ratio is in the row's ``pair_ratios``): on a shared machine speed drifts by a
+  third between minutes, and ratios across minutes measure the drift more than the pipeline;
 - for fp32 and bf16, model FLOPs per frame x model FPS against the measured matrix-multiply peak of this
   machine in that precision (row "model FLOP/s vs matmul peak"), at batch 1 and, for vit_base, at batch 8 (the Jetson
   issue's goal: >= 65% of the peak in the best precision). Rows use core.bench's keys (value, peer_value,
@@ -82,8 +82,9 @@ def _save_random_model(layout: str, folder: Path) -> Path:
     return folder
 
 
-def peer_fps(layout: str, frames: list[np.ndarray], precision: str) -> float:
-    """The loop a user writes first: frames -> PIL -> transformers pipeline('image-classification')."""
+def pipeline_peer(layout: str, precision: str):
+    """The loop a user writes first: frames -> PIL -> transformers pipeline('image-classification').
+    Returns a function that times it over frames (frames/s)."""
     import torch
     from PIL import Image
     from transformers import ViTConfig, ViTForImageClassification, ViTImageProcessor, pipeline
@@ -99,11 +100,15 @@ def peer_fps(layout: str, frames: list[np.ndarray], precision: str) -> float:
         device="cpu",
         **({"dtype": dtype} if precision == "bf16" else {}),
     )
-    classify(Image.fromarray(frames[0][:, :, ::-1]))  # warm-up
-    start = time.perf_counter()
-    for image in frames[1:]:
-        classify(Image.fromarray(image[:, :, ::-1]), top_k=3)
-    return (len(frames) - 1) / (time.perf_counter() - start)
+
+    def fps(frames: list[np.ndarray]) -> float:
+        classify(Image.fromarray(frames[0][:, :, ::-1]))  # warm-up
+        start = time.perf_counter()
+        for image in frames[1:]:
+            classify(Image.fromarray(image[:, :, ::-1]), top_k=3)
+        return (len(frames) - 1) / (time.perf_counter() - start)
+
+    return fps
 
 
 def model_alone_fps(classifier, batch: list) -> float:
@@ -140,6 +145,12 @@ def peak_row(label: str, gflops_per_s: float, precision: str, peak: float, commo
         **extra,
         **common,
     }
+
+
+def median_run(runs: list[tuple], ratio) -> tuple:
+    """The run whose ``ratio`` is the median: on a shared machine speed drifts by a third between
+    minutes, so each ratio is taken within one run of alternating measurements, never across runs."""
+    return sorted(runs, key=ratio)[len(runs) // 2]
 
 
 def _export_int8(folder: Path, output: Path) -> Path:
@@ -186,7 +197,10 @@ def benchmark(
                     model = str(_export_int8(folder, tmp / f"{layout}-onnx"))
                 classifier = load_classifier(model, "cpu", precision)
                 batch = [classifier.preprocess(image)[None] for image in clip]
-                pairs = []
+                peer_precision = "fp32" if precision == "int8" else precision
+                if peer_precision not in peers:
+                    peers[peer_precision] = pipeline_peer(layout, peer_precision)
+                runs = []  # (end-to-end, model alone, pipeline peer), measured alternately
                 for _ in range(PAIRS):
                     model_fps = model_alone_fps(classifier, batch)
                     summary = run_live(
@@ -201,15 +215,15 @@ def benchmark(
                         as_json=False,
                         quiet=True,
                     )
-                    pairs.append((summary["fps"] or 0.0, model_fps))
-                pairs.sort(key=lambda pair: pair[0] / pair[1])
-                end_to_end, model_fps = pairs[len(pairs) // 2]
-                peer_precision = "fp32" if precision == "int8" else precision
-                if peer_precision not in peers:
-                    peers[peer_precision] = peer_fps(layout, clip[: max(6, count // 2)], peer_precision)
+                    peer = peers[peer_precision](clip[: max(6, count // 2)])
+                    runs.append((summary["fps"] or 0.0, model_fps, peer))
+                end_to_end, model_fps, _ = median_run(runs, lambda run: run[0] / run[1])
+                peer_end_to_end, _, peer = median_run(runs, lambda run: run[0] / run[2])
                 name = f"{layout} {precision}" + (" (onnxruntime)" if precision == "int8" else "")
                 # FLOPs and the matmul peak are torch's; there is no int8 peak to compare with
-                gflops = None if precision == "int8" else model_gflops(classifier.module, classifier.image_size)
+                gflops = (
+                    None if precision == "int8" else model_gflops(classifier.module, classifier.image_size)
+                )
                 common = {
                     "frames": count,
                     "threads": torch.get_num_threads(),
@@ -224,9 +238,11 @@ def benchmark(
                         "peer": "model alone, batch 1",
                         "peer_value": round(model_fps, 2),
                         "better": "higher",
-                        **({"gflops_per_item": round(gflops, 3)} if gflops else {}),  # the harness projects it
+                        **(
+                            {"gflops_per_item": round(gflops, 3)} if gflops else {}
+                        ),  # the harness projects it
                         "precision": precision,
-                        "pair_ratios": [round(e2e / alone, 3) for e2e, alone in pairs],
+                        "pair_ratios": [round(run[0] / run[1], 3) for run in runs],
                         **common,
                     }
                 )
@@ -234,11 +250,12 @@ def benchmark(
                     {
                         "name": f"{name}: vs transformers pipeline loop",
                         "metric": "FPS",
-                        "value": round(end_to_end, 2),
+                        "value": round(peer_end_to_end, 2),
                         "unit": "frames/s",
                         "peer": f"transformers.pipeline('image-classification') {peer_precision}",
-                        "peer_value": round(peers[peer_precision], 2),
+                        "peer_value": round(peer, 2),
                         "better": "higher",
+                        "pair_ratios": [round(run[0] / run[2], 3) for run in runs],
                         **common,
                     }
                 )

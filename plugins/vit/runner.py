@@ -84,7 +84,7 @@ def run_live(
     say = (lambda text: click.echo(text, err=True)) if as_json else click.echo
     if quiet:
         say = lambda text: None  # noqa: E731
-    classifier = load_classifier(model, device, precision, backend)
+    classifier = load_classifier(model, device, precision, backend, spin_wait=False)
     import cv2
 
     # The model owns the cores; capture and sink already run in threads of their own. OpenCV's own worker
