@@ -232,6 +232,48 @@ def test_sink_worker_renders_every_item_in_order(tmp_path):
     assert recorder.values == list(range(30))
 
 
+def test_model_workers_run_concurrently_and_hand_results_on_in_frame_order():
+    from core.media.workers import ModelWorkers
+
+    running, most = [0], [0]
+    lock = threading.Lock()
+
+    def infer(frame):
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        time.sleep(0.03 if frame.index % 3 == 0 else 0.001)  # later frames often finish first
+        with lock:
+            running[0] -= 1
+        return frame.index * 10
+
+    with open_source("synthetic://?frames=24&width=64&height=48") as source:
+        pool = ModelWorkers(source, infer, workers=2)
+        results = []
+        while not pool.finished:
+            result = pool.get(timeout=1.0)
+            if result is not None:
+                results.append(result)
+        pool.close()
+    assert [frame.index for frame, _, _ in results] == list(range(24))
+    assert [output for _, output, _ in results] == [10 * n for n in range(24)]
+    assert most[0] == 2 and all(seconds > 0 for _, _, seconds in results)
+
+
+def test_model_workers_raise_the_model_error_in_the_reader():
+    from core.media.workers import ModelWorkers
+
+    def infer(frame):
+        raise ValueError(f"bad frame {frame.index}")
+
+    with open_source("synthetic://?frames=5&width=64&height=48") as source:
+        pool = ModelWorkers(source, infer, workers=2)
+        with pytest.raises(ValueError, match="bad frame"):
+            for _ in range(50):
+                pool.get(timeout=0.2)
+        pool.close()
+
+
 def test_overlay_draws_labels_stats_and_heatmap_on_the_model_square():
     image = np.full((240, 320, 3), 128, np.uint8)
     draw_top_k(image, [{"label": "cup", "score": 0.9}, {"label": "mug", "score": 0.05}])

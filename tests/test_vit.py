@@ -88,6 +88,35 @@ def test_run_synthetic_headless_json(tiny_model, apps_home, tmp_path):
         assert len(list(source)) == 5
 
 
+def test_two_model_workers_keep_frame_order_and_share_the_threads(tiny_model, apps_home, monkeypatch):
+    import torch
+
+    from plugins.vit.model import load_classifier
+    from plugins.vit.runner import plan_workers
+
+    monkeypatch.setattr("plugins.vit.runner.cpu_threads", lambda: 4)
+    classifier = load_classifier(str(tiny_model), "cpu", "fp32")
+    assert plan_workers(None, classifier, attention=False) == (2, 2)  # a CPU: two workers, half each
+    assert plan_workers(None, classifier, attention=True) == (1, 0)  # one: the runtime's own count
+    assert plan_workers(3, classifier, attention=False) == (3, 1)
+    with pytest.raises(AppsError, match="attention"):
+        plan_workers(2, classifier, attention=True)
+    with pytest.raises(AppsError, match="--workers"):
+        plan_workers(0, classifier, attention=False)
+
+    before = torch.get_num_threads()
+    result = invoke(
+        "run", "vit", "--source", "synthetic://?frames=40", "--headless", "--json",
+        "--model", str(tiny_model), "--workers", "2",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    lines = json_lines(result.stdout)
+    # every frame once, in the source's order, though two workers classified them (core.media.workers'
+    # test checks that each result stays with its frame)
+    assert [f["index"] for f in lines[:-1]] == list(range(40)) and lines[-1]["workers"] == 2
+    assert torch.get_num_threads() == before  # the run's 2 threads per worker were undone
+
+
 def test_run_without_any_model_says_prepare(apps_home):
     result = CliRunner().invoke(
         cli, ["run", "vit", "--source", "synthetic://", "--max-frames", "1", "--headless"]
@@ -109,24 +138,23 @@ def test_export_int8_writes_a_quantized_model_that_runs(tiny_model, tmp_path, ap
     ops = {node.op_type for node in onnx.load(str(quantized)).graph.node}
     assert {"DynamicQuantizeLinear", "MatMulInteger"} <= ops, ops
     assert info["int8_max_probability_difference"] < 0.05
-    # it runs live, where onnxruntime's idle threads sleep, leaving the cores to capture and sink
-    import plugins.vit.model as vit_model
+    # it runs live, two workers of one thread each (on 2 CPUs), where onnxruntime's idle threads sleep
+    from plugins.vit.model import OnnxClassifier
 
-    sessions, real_load = [], vit_model.load_classifier
+    sessions, real_open = [], OnnxClassifier._open
 
-    def spy(*args, **kwargs):
-        classifier = real_load(*args, **kwargs)
-        sessions.append(classifier.session)
-        return classifier
+    def spy(self, threads=0, spin_wait=True):
+        sessions.append((threads, spin_wait))
+        return real_open(self, threads, spin_wait)
 
-    monkeypatch.setattr(vit_model, "load_classifier", spy)
+    monkeypatch.setattr(OnnxClassifier, "_open", spy)
+    monkeypatch.setattr("plugins.vit.runner.cpu_threads", lambda: 2)
     result = invoke(
-        "run", "vit", "--source", "synthetic://", "-n", "2", "--headless", "--json", "--model", str(quantized)
+        "run", "vit", "--source", "synthetic://", "-n", "4", "--headless", "--json", "--model", str(quantized)
     )
     assert result.exit_code == 0, result.output
     assert json_lines(result.stdout)[-1]["backend"] == "onnx"
-    options = [session.get_session_options() for session in sessions]
-    assert [o.get_session_config_entry("session.intra_op.allow_spinning") for o in options] == ["0"]
+    assert sessions == [(0, True), (1, False)]  # loaded with onnxruntime's defaults, then set for the run
 
 
 def test_onnx_model_in_run_refuses_attention(tiny_model, tmp_path, apps_home):

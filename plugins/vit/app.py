@@ -111,6 +111,13 @@ class VitApp(App):
                         ["--fullscreen"], is_flag=True, help="Full-screen window for kiosks (ESC or q quits)."
                     ),
                     click.Option(["--max-frames", "-n"], type=int, default=None, help="Stop after N frames."),
+                    click.Option(
+                        ["--workers"],
+                        type=int,
+                        default=None,
+                        help="Model calls running at once, each on its share of the CPU threads. Default: 2 on "
+                        "a CPU (more frames/s; each frame takes a little longer), 1 on a GPU or with --attention.",
+                    ),
                     common.json_output(),
                 ]
             )

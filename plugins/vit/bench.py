@@ -5,9 +5,10 @@ For vit_tiny and vit_base layouts (random weights built from configs: nothing is
 bf16 where the CPU has it natively, else int8 (the ``apps export vit --int8`` model run by onnxruntime),
 on the same 640x480 video frames:
 
-- ``model_fps``: the model alone at batch 1 on preprocessed frames;
+- ``model_fps``: the model alone at batch 1 on preprocessed frames, the faster of one call on every thread
+  and two concurrent calls on half the threads each (the pipeline's workers; both are in the row);
 - ``end_to_end_fps``: ``apps run vit`` machinery: video file source -> preprocess (capture thread) ->
-  model -> overlay -> annotated video file (sink thread); row "end-to-end vs model alone";
+  two model workers -> overlay -> annotated video file (sink thread); row "end-to-end vs model alone";
 - ``pipeline_peer``: a loop over the same frames calling a transformers image-classification pipeline on a
   ViTForImageClassification of the same layout, in the same precision (fp32 for int8, since the pipeline
   has no int8 path a first loop would use); row "vs transformers pipeline loop";
@@ -111,13 +112,31 @@ def pipeline_peer(layout: str, precision: str):
     return fps
 
 
-def model_alone_fps(classifier, batch: list) -> float:
-    """Frames per second of the model alone at batch 1 over preprocessed frames (after one warm-up)."""
-    classifier.classify(batch[0])
-    start = time.perf_counter()
-    for item in batch[1:]:
-        classifier.classify(item)
-    return (len(batch) - 1) / (time.perf_counter() - start)
+def model_alone_fps(classifier, batch: list, workers: int = 1) -> float:
+    """Frames per second of the model alone at batch 1 over preprocessed frames (after a warm-up call).
+    With ``workers`` > 1, that many concurrent calls, each on its share of the threads, as ``apps run vit``
+    runs them."""
+    import threading
+
+    from plugins.vit.runner import plan_workers
+
+    _, threads = plan_workers(workers, classifier, attention=False)
+    restore = classifier.use_threads(threads) if workers > 1 else (lambda: None)
+    try:
+        classifier.classify(batch[0])
+        shares = [batch[1:][i::workers] for i in range(workers)]
+        runs = [
+            threading.Thread(target=lambda share=share: [classifier.classify(item) for item in share])
+            for share in shares
+        ]
+        start = time.perf_counter()
+        for run in runs:
+            run.start()
+        for run in runs:
+            run.join()
+        return (len(batch) - 1) / (time.perf_counter() - start)
+    finally:
+        restore()
 
 
 def batch_throughput(classifier, frames: list[np.ndarray], batch: int = 8, repeat: int = 3) -> float:
@@ -182,6 +201,7 @@ def benchmark(
     # int8 is onnxruntime's dynamic quantization (apps export vit --int8), the fastest CPU precision
     # where there is no native bf16; its pipeline peer is the fp32 pipeline.
     precisions = precisions or (["fp32", "bf16"] if cpu_has_bf16() else ["fp32", "int8"])
+    workers = 2  # apps run vit's default on a CPU with 2 threads or more
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -202,7 +222,9 @@ def benchmark(
                     peers[peer_precision] = pipeline_peer(layout, peer_precision)
                 runs = []  # (end-to-end, model alone, pipeline peer), measured alternately
                 for _ in range(PAIRS):
-                    model_fps = model_alone_fps(classifier, batch)
+                    # model alone: the faster of one call on every thread and the pipeline's workers
+                    alone = {n: model_alone_fps(classifier, batch, n) for n in (1, workers)}
+                    model_fps = max(alone.values())
                     summary = run_live(
                         VitApp(),
                         source=str(video),
@@ -212,13 +234,16 @@ def benchmark(
                         output=[str(tmp / f"out-{layout}-{precision}.mp4")],
                         headless=True,
                         top_k=3,
+                        workers=workers,
                         as_json=False,
                         quiet=True,
                     )
                     peer = peers[peer_precision](clip[: max(6, count // 2)])
-                    runs.append((summary["fps"] or 0.0, model_fps, peer))
-                end_to_end, model_fps, _ = median_run(runs, lambda run: run[0] / run[1])
-                peer_end_to_end, _, peer = median_run(runs, lambda run: run[0] / run[2])
+                    runs.append((summary["fps"] or 0.0, model_fps, peer, alone[1], alone[workers]))
+                end_to_end, model_fps, _, one_call, with_workers = median_run(
+                    runs, lambda run: run[0] / run[1]
+                )
+                peer_end_to_end, _, peer, _, _ = median_run(runs, lambda run: run[0] / run[2])
                 name = f"{layout} {precision}" + (" (onnxruntime)" if precision == "int8" else "")
                 # FLOPs and the matmul peak are torch's; there is no int8 peak to compare with
                 gflops = (
@@ -243,6 +268,8 @@ def benchmark(
                         ),  # the harness projects it
                         "precision": precision,
                         "pair_ratios": [round(run[0] / run[1], 3) for run in runs],
+                        "model_alone_one_call": round(one_call, 2),
+                        f"model_alone_{workers}_workers": round(with_workers, 2),
                         **common,
                     }
                 )

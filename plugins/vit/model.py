@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -191,6 +192,12 @@ class Classifier:
         self.model_calls += 1
         return probs, maps
 
+    def use_threads(self, threads: int) -> Callable[[], None]:
+        """Each call uses ``threads`` threads (0: the runtime's own count), and idle ones sleep rather than
+        spin: the live pipeline shares the cores with its capture and sink threads and other model
+        workers. Returns a function that undoes it."""
+        return lambda: None
+
     def top_k(self, probs: np.ndarray, k: int = 5) -> list[list[dict]]:
         k = min(k, probs.shape[1])
         order = np.argsort(-probs, axis=1)[:, :k]
@@ -227,6 +234,11 @@ class TorchClassifier(Classifier):
             self.vit = module.model if isinstance(module, TimmClassifier) else module
             for block in self.vit.blocks:
                 block.attn.qkv.register_forward_hook(self._keep_qkv)
+
+    def use_threads(self, threads: int) -> Callable[[], None]:
+        previous = torch.get_num_threads()  # process-wide; OpenMP's wait policy is fixed at start-up
+        torch.set_num_threads(threads or previous)
+        return lambda: torch.set_num_threads(previous)
 
     def _keep_qkv(self, module, inputs, output):
         if self._capture:
@@ -301,7 +313,7 @@ class OnnxClassifier(Classifier):
 
     backend = "onnx"
 
-    def __init__(self, path: Path, device: str = "auto", spin_wait: bool = True):
+    def __init__(self, path: Path, device: str = "auto"):
         import onnxruntime as ort
 
         folder = path.parent
@@ -319,19 +331,12 @@ class OnnxClassifier(Classifier):
         )
         super().__init__(str(path), read_labels_file(labels_path), meta)
         available = ort.get_available_providers()
-        wanted = ["CPUExecutionProvider"]
+        self.path, self.providers = path, ["CPUExecutionProvider"]
         if device != "cpu":
-            wanted = [
+            self.providers = [
                 p for p in ("TensorrtExecutionProvider", "CUDAExecutionProvider") if p in available
-            ] + wanted
-        options = ort.SessionOptions()
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        if not spin_wait:  # idle worker threads sleep, leaving the cores to capture and sink between calls
-            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        try:
-            self.session = ort.InferenceSession(str(path), options, providers=wanted)
-        except Exception as exc:
-            raise AppsError(f"onnxruntime cannot load {path}: {exc}") from None
+            ] + self.providers
+        self.session = self._open()
         self.device = self.session.get_providers()[0]
         self.input_name = self.session.get_inputs()[0].name
         outputs = self.session.get_outputs()[0].shape
@@ -340,6 +345,24 @@ class OnnxClassifier(Classifier):
                 f"{path.name} has {outputs[-1]} outputs but labels.txt lists {len(self.labels)} classes",
                 where=str(labels_path),
             )
+
+    def _open(self, threads: int = 0, spin_wait: bool = True):
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.intra_op_num_threads = threads  # 0: onnxruntime's default, one per physical core
+        if not spin_wait:
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        try:
+            return ort.InferenceSession(str(self.path), options, providers=self.providers)
+        except Exception as exc:
+            raise AppsError(f"onnxruntime cannot load {self.path}: {exc}") from None
+
+    def use_threads(self, threads: int) -> Callable[[], None]:
+        previous = self.session
+        self.session = self._open(threads, spin_wait=False)  # thread settings are fixed per session
+        return lambda: setattr(self, "session", previous)
 
     def _run(self, batch, attention):
         logits = self.session.run(None, {self.input_name: batch})[0].astype(np.float32)
@@ -371,12 +394,8 @@ def load_classifier(
     device: str | None = "auto",
     precision: str | None = "auto",
     backend: str = "auto",
-    spin_wait: bool = True,
 ) -> Classifier:
-    """``--model`` (timm name, HF ViT id, run directory, model folder, .onnx file) -> a Classifier.
-
-    ``spin_wait=False``: onnxruntime's idle threads sleep instead of spinning for the next call. The model
-    alone runs fastest spinning; the live pipeline runs faster with the cores left to its other threads."""
+    """``--model`` (timm name, HF ViT id, run directory, model folder, .onnx file) -> a Classifier."""
     from core.device import resolve_device, resolve_dtype
 
     spec = model or default_model_spec()
@@ -392,7 +411,7 @@ def load_classifier(
             raise AppsError(
                 f"ONNX file {path} does not exist", hint="write one with 'apps export vit --format onnx'"
             )
-        return OnnxClassifier(path, device or "auto", spin_wait)
+        return OnnxClassifier(path, device or "auto")
     torch_device = resolve_device(device)
     dtype = resolve_dtype(precision, torch_device)
     if path.is_dir():

@@ -1,8 +1,9 @@
-"""The live loop behind ``apps run vit``: source -> (capture thread: preprocess) -> model -> (sink thread:
-overlay, encode, write) -> window / file / MJPEG stream, plus JSON lines and ``on_result`` events.
+"""The live loop behind ``apps run vit``: source -> (capture thread: preprocess) -> model workers -> (sink
+thread: overlay, encode, write) -> window / file / MJPEG stream, plus JSON lines and ``on_result`` events.
 
-Three threads so that the model never waits for the camera or for video encoding: the capture thread
-reads and preprocesses (OpenCV/numpy), the main thread runs the model, the sink thread draws and writes.
+Threads so that the model never waits for the camera or for video encoding: the capture thread reads and
+preprocesses (OpenCV/numpy), model workers classify (two on a CPU, see core.media.workers), the main
+thread hands results on in frame order, the sink thread draws and writes.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from core.errors import AppsError
 from core.media import has_display, list_cameras, open_sink, open_source
 from core.media.overlay import FpsMeter, draw_banner, draw_crop_box, draw_heatmap, draw_stats, draw_top_k
 from core.media.sinks import SinkWorker, WindowSink
+from core.media.workers import ModelWorkers, cpu_threads
 
 FALLBACK_CLIP_FRAMES = 14 * 45  # each of the 14 digits and shapes of synthetic:// once
 
@@ -75,6 +77,7 @@ def run_live(
     headless=False,
     fullscreen=False,
     max_frames=None,
+    workers=None,
     as_json=False,
     quiet=False,
     **_ignored,
@@ -84,7 +87,7 @@ def run_live(
     say = (lambda text: click.echo(text, err=True)) if as_json else click.echo
     if quiet:
         say = lambda text: None  # noqa: E731
-    classifier = load_classifier(model, device, precision, backend, spin_wait=False)
+    classifier = load_classifier(model, device, precision, backend)
     import cv2
 
     # The model owns the cores; capture and sink already run in threads of their own. OpenCV's own worker
@@ -95,6 +98,7 @@ def run_live(
             "--attention needs a PyTorch ViT (timm, Hugging Face or a run directory)",
             hint="ONNX models give labels only: drop --attention or use --backend torch",
         )
+    workers, threads = plan_workers(workers, classifier, attention)
     uri = choose_source(source, camera)
     stream = open_source(uri, preprocess=classifier.preprocess, loop=loop, width=width, height=height)
     window = None
@@ -117,17 +121,20 @@ def run_live(
     )
     say(
         f"vit: {classifier.name} ({classifier.backend}, {classifier.device}, {classifier.dtype}) on {stream.description}"
+        + (f", {workers} model workers x {threads} threads" if workers > 1 else "")
         + ("" if window else " (headless)")
     )
+    restore_threads = classifier.use_threads(threads) if threads is not None else (lambda: None)
+    pool = ModelWorkers(stream, lambda frame: classifier.classify(frame.data[None], attention), workers)
 
     fps_meter, model_times = FpsMeter(), []
     frames, first_done, last_done, last_print = 0, None, None, 0.0
     last_image, banner_time = None, 0.0
     try:
         while max_frames is None or frames < max_frames:
-            frame = stream.read(timeout=0.2)
-            if frame is None:
-                if stream.ended:
+            result = pool.get(timeout=0.2)
+            if result is None:
+                if pool.finished:
                     break
                 if (
                     stream.status == "reconnecting"
@@ -144,12 +151,11 @@ def run_live(
                     if window.closed:
                         break
                 continue
-            start = time.perf_counter()
-            probs, heat = classifier.classify(frame.data[None], attention)
-            model_times.append(time.perf_counter() - start)
+            frame, (probs, heat), seconds = result
+            model_times.append(seconds)
             top = classifier.top_k(probs, top_k)[0]
             fps = fps_meter.tick()
-            model_fps = _model_fps(model_times)
+            model_fps = _model_fps(model_times, workers)
             result = {
                 "frame": frames,
                 "index": frame.index,
@@ -181,7 +187,9 @@ def run_live(
     except KeyboardInterrupt:
         say("interrupted")
     finally:
+        pool.close()
         stream.close()
+        restore_threads()
         if worker:
             worker.close()
         if window is not None:
@@ -195,7 +203,8 @@ def run_live(
         "summary": True,
         "frames": frames,
         "fps": round((frames - 1) / elapsed, 2) if elapsed else None,
-        "model_fps": round(_model_fps(model_times, all_calls=True), 2),
+        "model_fps": round(_model_fps(model_times, workers, all_calls=True), 2),
+        "workers": workers,
         "dropped": stream.dropped,
         "reconnects": stream.reconnects,
         "source": stream.description,
@@ -213,10 +222,27 @@ def run_live(
     return summary
 
 
-def _model_fps(times: list[float], all_calls: bool = False) -> float:
-    """Model-only frames per second; the first call (warm-up) is left out once there are others."""
+def plan_workers(requested: int | None, classifier, attention: bool) -> tuple[int, int | None]:
+    """(model workers, threads per call). By default two workers share a CPU's threads; one on a GPU, and
+    one with --attention (its hooks keep state per call). Threads: None leaves a GPU runtime as it is,
+    0 keeps the runtime's own count for a single CPU worker."""
+    on_gpu = "cuda" in str(classifier.device).lower() or "tensorrt" in str(classifier.device).lower()
+    if requested is None:
+        requested = 1 if on_gpu or attention or cpu_threads() < 2 else 2
+    if requested < 1:
+        raise AppsError(f"--workers must be 1 or more, not {requested}")
+    if requested > 1 and attention:
+        raise AppsError("--attention runs one model worker", hint="drop --workers or use --workers 1")
+    if on_gpu:
+        return requested, None
+    return requested, (0 if requested == 1 else max(1, cpu_threads() // requested))
+
+
+def _model_fps(times: list[float], workers: int = 1, all_calls: bool = False) -> float:
+    """Model-only frames per second of ``workers`` concurrent workers; the first call (warm-up) is left
+    out once there are others."""
     recent = times[1:] if len(times) > 1 else times
     if not all_calls:
         recent = recent[-30:]
     total = sum(recent)
-    return len(recent) / total if total > 0 else 0.0
+    return workers * len(recent) / total if total > 0 else 0.0
