@@ -27,6 +27,7 @@ def main() -> int:
     parser.add_argument("--frames", type=int, default=100_000)
     parser.add_argument("--dropout-every", type=int, default=10_000)
     parser.add_argument("--model", default=None)
+    parser.add_argument("--workers", type=int, default=None, help="Model workers (default: apps run vit's)")
     parser.add_argument("--max-growth-mb", type=float, default=50.0)
     parser.add_argument(
         "--output", default=None, help="Annotated video (default: a temporary file, rewritten)"
@@ -39,8 +40,10 @@ def main() -> int:
     from core.media.overlay import FpsMeter, draw_stats, draw_top_k
     from core.media.sinks import SinkWorker, VideoFileSink
     from core.media.sources import OpenCVCapture
+    from core.media.workers import ModelWorkers
     from plugins.vit.bench import make_video
     from plugins.vit.model import TimmClassifier, load_classifier
+    from plugins.vit.runner import plan_workers
 
     tmp = Path(tempfile.mkdtemp(prefix="soak-vit-"))
     if args.model is None:
@@ -95,14 +98,17 @@ def main() -> int:
     meter, frames, rss = FpsMeter(), 0, []
     start = time.time()
     source.start()
+    workers, threads = plan_workers(args.workers, classifier, attention=False)
+    restore_threads = classifier.use_threads(threads)
+    pool = ModelWorkers(source, lambda frame: classifier.classify(frame.data[None])[0], workers)
     try:
         while frames < args.frames:
-            frame = source.read(timeout=1.0)
-            if frame is None:
-                if source.ended:
+            result = pool.get(timeout=1.0)
+            if result is None:
+                if pool.finished:
                     break
                 continue
-            probs, _ = classifier.classify(frame.data[None])
+            frame, probs, _ = result
             worker.submit((frame.image, classifier.top_k(probs, 3)[0], meter.tick()))
             frames += 1
             if frames == min(500, args.frames // 10) or frames % 5000 == 0:
@@ -113,12 +119,15 @@ def main() -> int:
                     flush=True,
                 )
     finally:
+        pool.close()
         source.close()
         worker.close()
+        restore_threads()
     rss.append(process.memory_info().rss / 2**20)
     expected = capture.total // args.dropout_every
     report = {
         "frames": frames,
+        "workers": workers,
         "seconds": round(time.time() - start, 1),
         "fps": round(frames / (time.time() - start), 1),
         "dropouts": expected,

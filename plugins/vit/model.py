@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -174,8 +173,6 @@ class Classifier:
         self.image_size = int(preprocess["image_size"])
         self.mean, self.std = preprocess["mean"], preprocess["std"]
         self.crop_pct = float(preprocess.get("crop_pct", 1.0))
-        self.model_seconds = 0.0  # time spent in the model alone (model-only FPS)
-        self.model_calls = 0
 
     def preprocess(self, image_bgr: np.ndarray) -> np.ndarray:
         """BGR frame -> normalised 3xSxS float32 (OpenCV + numpy; safe to call from a capture thread)."""
@@ -186,16 +183,12 @@ class Classifier:
 
     def classify(self, batch: np.ndarray, attention: bool = False):
         """``batch`` N x 3 x S x S -> (probabilities N x C, attention maps N x g x g or None)."""
-        start = time.perf_counter()
-        probs, maps = self._run(np.ascontiguousarray(batch, dtype=np.float32), attention)
-        self.model_seconds += time.perf_counter() - start
-        self.model_calls += 1
-        return probs, maps
+        return self._run(np.ascontiguousarray(batch, dtype=np.float32), attention)
 
     def use_threads(self, threads: int) -> Callable[[], None]:
         """Each call uses ``threads`` threads (0: the runtime's own count), and idle ones sleep rather than
-        spin: the live pipeline shares the cores with its capture and sink threads and other model
-        workers. Returns a function that undoes it."""
+        spin where the runtime allows it: the live pipeline shares the cores with its capture and sink
+        threads and other model workers. Returns a function that undoes it."""
         return lambda: None
 
     def top_k(self, probs: np.ndarray, k: int = 5) -> list[list[dict]]:
