@@ -153,7 +153,8 @@ def test_export_int8_writes_a_quantized_model_that_runs(tiny_model, tmp_path, ap
         "run", "vit", "--source", "synthetic://", "-n", "4", "--headless", "--json", "--model", str(quantized)
     )
     assert result.exit_code == 0, result.output
-    assert json_lines(result.stdout)[-1]["backend"] == "onnx"
+    summary = json_lines(result.stdout)[-1]
+    assert summary["backend"] == "onnx" and summary["dtype"] == "int8"
     assert sessions == [(0, True), (1, False)]  # loaded with onnxruntime's defaults, then set for the run
 
 

@@ -16,9 +16,10 @@ on the same 640x480 video frames:
   median ratio (every run's ratio is in the row's ``pair_ratios``): on a shared machine speed drifts by a
   third between minutes, and ratios across minutes measure the drift more than the pipeline;
 - for fp32 and bf16, model FLOPs per frame x model FPS against the measured matrix-multiply peak of this
-  machine in that precision (row "model FLOP/s vs matmul peak"), at batch 1 and, for vit_base, at batch 8 (the Jetson
-  issue's goal: >= 65% of the peak in the best precision). Rows use core.bench's keys (value, peer_value,
-  ratio).
+  machine in that precision (row "model FLOP/s vs matmul peak"), at batch 1 and, for vit_base, at batch 8
+  (the Jetson issue's goal: >= 65% of the peak in the best precision).
+
+Rows use core.bench's keys (value, peer_value, ratio).
 """
 
 from __future__ import annotations
@@ -249,6 +250,7 @@ def benchmark(
                 gflops = (
                     None if precision == "int8" else model_gflops(classifier.module, classifier.image_size)
                 )
+                projection = {"gflops_per_item": round(gflops, 3)} if gflops else {}  # onto Jetsons
                 common = {
                     "frames": count,
                     "threads": torch.get_num_threads(),
@@ -263,9 +265,7 @@ def benchmark(
                         "peer": "model alone, batch 1",
                         "peer_value": round(model_fps, 2),
                         "better": "higher",
-                        **(
-                            {"gflops_per_item": round(gflops, 3)} if gflops else {}
-                        ),  # the harness projects it
+                        **projection,
                         "precision": precision,
                         "pair_ratios": [round(run[0] / run[1], 3) for run in runs],
                         "model_alone_one_call": round(one_call, 2),

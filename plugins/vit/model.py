@@ -331,6 +331,7 @@ class OnnxClassifier(Classifier):
             ] + self.providers
         self.session = self._open()
         self.device = self.session.get_providers()[0]
+        self.dtype = self.session.get_modelmeta().custom_metadata_map.get("precision", "fp32")
         self.input_name = self.session.get_inputs()[0].name
         outputs = self.session.get_outputs()[0].shape
         if isinstance(outputs[-1], int) and outputs[-1] != len(self.labels):

@@ -366,6 +366,7 @@ def _quantize_int8(target: Path, classifier, wrapper) -> dict:
     precision (about 2x fp32 for ViT-B). TensorRT builds its own fp16/int8 engine from the fp32 file."""
     import logging
 
+    import onnx
     import torch
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
@@ -373,12 +374,15 @@ def _quantize_int8(target: Path, classifier, wrapper) -> dict:
     from plugins.vit.model import OnnxClassifier
 
     quantized = target.with_name("model-int8.onnx")
-    quiet = logging.getLogger()
-    level, quiet.level = quiet.level, logging.ERROR  # "consider pre-processing" advice on every call
+    quiet, level = logging.getLogger(), logging.getLogger().level
+    quiet.setLevel(logging.ERROR)  # onnxruntime logs "consider pre-processing" advice on every call
     try:
         quantize_dynamic(target, quantized, weight_type=QuantType.QInt8, per_channel=True)
     finally:
         quiet.setLevel(level)
+    graph = onnx.load(str(quantized))
+    onnx.helper.set_model_props(graph, {"precision": "int8"})  # what apps run vit reports
+    onnx.save(graph, str(quantized))
     with open_source(f"synthetic://?frames={CHECK_IMAGES}&width=320&height=240") as frames:
         pixels = np.stack([classifier.preprocess(frame.image) for frame in frames])
     with torch.inference_mode():
