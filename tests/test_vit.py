@@ -114,6 +114,7 @@ def test_two_model_workers_keep_frame_order_and_share_the_threads(tiny_model, ap
     # every frame once, in the source's order, though two workers classified them (core.media.workers'
     # test checks that each result stays with its frame)
     assert [f["index"] for f in lines[:-1]] == list(range(40)) and lines[-1]["workers"] == 2
+    assert "2 model workers x 2 threads" in result.output
     assert torch.get_num_threads() == before  # the run's 2 threads per worker were undone
 
 
