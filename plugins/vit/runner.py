@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections import deque
 
 import click
 
@@ -127,7 +128,7 @@ def run_live(
     restore_threads = classifier.use_threads(threads) if threads is not None else (lambda: None)
     pool = ModelWorkers(stream, lambda frame: classifier.classify(frame.data[None], attention), workers)
 
-    fps_meter, model_times = FpsMeter(), []
+    fps_meter, model_rate = FpsMeter(), ModelRate(workers)
     frames, first_done, last_done, last_print = 0, None, None, 0.0
     last_image, banner_time = None, 0.0
     try:
@@ -152,16 +153,16 @@ def run_live(
                         break
                 continue
             frame, (probs, heat), seconds = result
-            model_times.append(seconds)
+            model_rate.add(seconds)
             top = classifier.top_k(probs, top_k)[0]
             fps = fps_meter.tick()
-            model_fps = _model_fps(model_times, workers)
+            model_fps = model_rate.recent()
             result = {
                 "frame": frames,
                 "index": frame.index,
                 "time": round(frame.time, 3),
                 "top": top,
-                "model_ms": round(model_times[-1] * 1000, 2),
+                "model_ms": round(seconds * 1000, 2),
             }
             if "label" in frame.meta:
                 result["truth"] = frame.meta["label"]
@@ -203,7 +204,7 @@ def run_live(
         "summary": True,
         "frames": frames,
         "fps": round((frames - 1) / elapsed, 2) if elapsed else None,
-        "model_fps": round(_model_fps(model_times, workers, all_calls=True), 2),
+        "model_fps": round(model_rate.overall(), 2),
         "workers": workers,
         "dropped": stream.dropped,
         "reconnects": stream.reconnects,
@@ -238,11 +239,29 @@ def plan_workers(requested: int | None, classifier, attention: bool) -> tuple[in
     return requested, (0 if requested == 1 else max(1, cpu_threads() // requested))
 
 
-def _model_fps(times: list[float], workers: int = 1, all_calls: bool = False) -> float:
-    """Model-only frames per second of ``workers`` concurrent workers; the first call (warm-up) is left
-    out once there are others."""
-    recent = times[1:] if len(times) > 1 else times
-    if not all_calls:
-        recent = recent[-30:]
-    total = sum(recent)
-    return workers * len(recent) / total if total > 0 else 0.0
+class ModelRate:
+    """Model-only frames per second of ``workers`` concurrent workers, over the last 30 calls and over the
+    whole run, in constant memory (a booth runs all day). The first call (warm-up) is left out once there
+    are others."""
+
+    def __init__(self, workers: int = 1):
+        self.workers, self.first = workers, None
+        self.count, self.total, self.last = 0, 0.0, deque(maxlen=30)
+
+    def add(self, seconds: float) -> None:
+        if self.first is None:
+            self.first = seconds
+            return
+        self.count, self.total = self.count + 1, self.total + seconds
+        self.last.append(seconds)
+
+    def _rate(self, count: int, total: float) -> float:
+        if count == 0 and self.first is not None:
+            count, total = 1, self.first
+        return self.workers * count / total if total > 0 else 0.0
+
+    def recent(self) -> float:
+        return self._rate(len(self.last), sum(self.last))
+
+    def overall(self) -> float:
+        return self._rate(self.count, self.total)
