@@ -1,11 +1,14 @@
 """Stability soak of the live pipeline: a looping 640x480 video file source whose "camera" drops out every
-N frames, through preprocess -> model -> overlay -> video file sink, for many frames. Checks: no crash,
-one reconnect per dropout, resident memory growth below a limit.
+N frames, through ``apps run vit``'s own loop (``run_live``: preprocess -> model workers -> overlay -> video
+file sink), for many frames. Checks: no crash, one reconnect per dropout, resident memory growth below a
+limit.
 
     python benchmarks/soak_vit.py                          # the goal: 100,000 frames, dropout every 10,000
     python benchmarks/soak_vit.py --frames 3000 --dropout-every 1000 --model RUN_DIR
 
-Without --model a tiny random ViT is used (this measures the pipeline, not the model).
+The dropping camera is a ``soak://`` source scheme and the memory probe an ``on_result`` hook, both added
+through the public plugin hooks, as a third-party plugin would. Without --model a tiny random ViT is used
+(this measures the pipeline, not the model).
 """
 
 from __future__ import annotations
@@ -36,14 +39,14 @@ def main() -> int:
 
     import psutil
 
+    from core import hookimpl
     from core.media import FrameSource
-    from core.media.overlay import FpsMeter, draw_stats, draw_top_k
-    from core.media.sinks import SinkWorker, VideoFileSink
     from core.media.sources import OpenCVCapture
-    from core.media.workers import ModelWorkers
+    from core.plugins import get_manager
+    from plugins.vit.app import VitApp
     from plugins.vit.bench import make_video
-    from plugins.vit.model import TimmClassifier, load_classifier
-    from plugins.vit.runner import plan_workers
+    from plugins.vit.model import TimmClassifier
+    from plugins.vit.runner import run_live
 
     tmp = Path(tempfile.mkdtemp(prefix="soak-vit-"))
     if args.model is None:
@@ -54,7 +57,6 @@ def main() -> int:
             {"img_size": 32, "patch_size": 8, "embed_dim": 64, "depth": 2, "num_heads": 2},
         ).save_pretrained(tmp / "model")
         args.model = str(tmp / "model")
-    classifier = load_classifier(args.model, "cpu", "fp32")
     video = make_video(tmp / "loop.mp4", 300)
 
     class DroppingFile(OpenCVCapture):
@@ -84,62 +86,58 @@ def main() -> int:
             return image
 
     capture = DroppingFile()
-    source = FrameSource(capture, max_backoff=0.5, preprocess=classifier.preprocess, latest=False)
-    sink = VideoFileSink(args.output or tmp / "annotated.mp4", fps=30)
-
-    def render(item):
-        image, top, fps = item
-        draw_top_k(image, top)
-        draw_stats(image, fps)
-        return image
-
-    worker = SinkWorker([sink], render, drop=False)
     process = psutil.Process()
-    meter, frames, rss = FpsMeter(), 0, []
+    rss: list[float] = []
     start = time.time()
-    source.start()
-    workers, threads = plan_workers(args.workers, classifier, attention=False)
-    restore_threads = classifier.use_threads(threads)
-    pool = ModelWorkers(source, lambda frame: classifier.classify(frame.data[None])[0], workers)
-    try:
-        while frames < args.frames:
-            result = pool.get(timeout=1.0)
-            if result is None:
-                if pool.finished:
-                    break
-                continue
-            frame, probs, _ = result
-            worker.submit((frame.image, classifier.top_k(probs, 3)[0], meter.tick()))
-            frames += 1
+
+    class SoakPlugin:
+        @hookimpl
+        def register_sources(self, register):
+            # every frame is classified (latest=False), so the frame count is the camera's count
+            register(
+                scheme="soak",
+                opener=lambda uri, **_: FrameSource(capture, uri=uri, latest=False, max_backoff=0.5),
+                description="the soak's dropping camera",
+            )
+
+        @hookimpl
+        def on_result(self, result):
+            frames = result["frame"] + 1
             if frames == min(500, args.frames // 10) or frames % 5000 == 0:
                 rss.append(process.memory_info().rss / 2**20)
             if frames % 5000 == 0:
-                print(
-                    f"{frames} frames, {meter.value:.1f} FPS, reconnects {source.reconnects}, rss {rss[-1]:.0f} MB",
-                    flush=True,
-                )
-    finally:
-        pool.close()
-        source.close()
-        worker.close()
-        restore_threads()
+                seconds = time.time() - start
+                print(f"{frames} frames, {frames / seconds:.1f} FPS, rss {rss[-1]:.0f} MB", flush=True)
+
+    get_manager().add_plugin(SoakPlugin(), name="soak")
+    summary = run_live(
+        VitApp(),
+        source="soak://camera",
+        model=args.model,
+        device="cpu",
+        precision="fp32",
+        output=[args.output or str(tmp / "annotated.mp4")],
+        headless=True,
+        max_frames=args.frames,
+        workers=args.workers,
+        quiet=True,
+    )
     rss.append(process.memory_info().rss / 2**20)
     expected = capture.total // args.dropout_every
     report = {
-        "frames": frames,
-        "workers": workers,
+        "frames": summary["frames"],
+        "workers": summary["workers"],
         "seconds": round(time.time() - start, 1),
-        "fps": round(frames / (time.time() - start), 1),
+        "fps": summary["fps"],
         "dropouts": expected,
-        "reconnects": source.reconnects,
+        "reconnects": summary["reconnects"],
         "rss_first_mb": round(rss[0], 1),
         "rss_last_mb": round(rss[-1], 1),
         "rss_growth_mb": round(rss[-1] - rss[0], 1),
-        "error": source.error,
     }
     ok = (
-        frames == args.frames
-        and source.reconnects >= expected
+        summary["frames"] == args.frames
+        and summary["reconnects"] >= expected
         and report["rss_growth_mb"] < args.max_growth_mb
     )
     report["ok"] = bool(ok)

@@ -15,6 +15,7 @@ own subprocess (so peak memory is not shared between apps) and writes ``benchmar
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import platform
@@ -269,9 +270,11 @@ def limits() -> dict:
     """This machine's own limits, measured in the same run as the apps."""
     from core.roofline import matmul_peak_gflops, memory_bandwidth_gbs
 
-    return {"matmul_fp32_gflops": round(matmul_peak_gflops("fp32"), 1),
-            "matmul_bf16_gflops": round(matmul_peak_gflops("bf16", size=1024), 1),
-            "memory_bandwidth_gbs": round(memory_bandwidth_gbs(), 1)}
+    found = {"matmul_fp32_gflops": round(matmul_peak_gflops("fp32"), 1),
+             "matmul_bf16_gflops": round(matmul_peak_gflops("bf16", size=1024), 1)}
+    if importlib.util.find_spec("onnxruntime"):  # the int8 kernel of exported models (the vit extra)
+        found["matmul_int8_gops"] = round(matmul_peak_gflops("int8"), 1)
+    return {**found, "memory_bandwidth_gbs": round(memory_bandwidth_gbs(), 1)}
 
 
 PROJECTION_NOTE = """

@@ -15,27 +15,60 @@ from functools import cache
 JETSONS = ("orin-nano-8gb", "orin-nx-16gb", "agx-orin-64gb")
 
 
-@cache
-def matmul_peak_gflops(dtype: str = "fp32", size: int = 2048, seconds: float = 1.5) -> float:
-    """Best square-matmul throughput of this device in GFLOP/s (all threads torch uses)."""
-    import torch
-
-    from core.device import resolve_device
-
-    device = resolve_device("auto")
-    torch_dtype = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[dtype]
-    a = torch.randn(size, size, dtype=torch_dtype, device=device)
-    b = torch.randn(size, size, dtype=torch_dtype, device=device)
-    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
-    torch.mm(a, b)
+def _best_rate(run, work: float, seconds: float, sync=lambda: None) -> float:
+    """Best ``work`` / second of ``run()`` over ``seconds`` (after one warm-up call)."""
+    run()
     sync()
     best, deadline = 0.0, time.perf_counter() + seconds
     while time.perf_counter() < deadline:
         start = time.perf_counter()
-        torch.mm(a, b)
+        run()
         sync()
-        best = max(best, 2 * size**3 / (time.perf_counter() - start))
-    return best / 1e9
+        best = max(best, work / (time.perf_counter() - start))
+    return best
+
+
+@cache
+def matmul_peak_gflops(
+    dtype: str = "fp32", size: int = 2048, seconds: float = 1.5, device: str = "auto"
+) -> float:
+    """Best square-matmul throughput of this device in GFLOP/s (all threads the runtime uses).
+
+    ``int8`` is onnxruntime's ``MatMulInteger`` on the CPU (uint8 x int8, the kernel that the models of
+    ``apps export vit --int8`` run), in GOP/s, at most 1024 wide: at 2048 its int32 product no longer
+    fits the caches and the figure halves."""
+    if dtype == "int8":
+        return _int8_matmul_peak_gops(min(size, 1024), seconds)
+    import torch
+
+    from core.device import resolve_device
+
+    where = resolve_device(device)
+    torch_dtype = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[dtype]
+    a = torch.randn(size, size, dtype=torch_dtype, device=where)
+    b = torch.randn(size, size, dtype=torch_dtype, device=where)
+    sync = torch.cuda.synchronize if where.type == "cuda" else (lambda: None)
+    return _best_rate(lambda: torch.mm(a, b), 2 * size**3, seconds, sync) / 1e9
+
+
+def _int8_matmul_peak_gops(size: int, seconds: float) -> float:
+    import numpy as np
+    import onnxruntime as ort
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(0)
+    weight = numpy_helper.from_array(rng.integers(-127, 128, (size, size), dtype=np.int8), "b")
+    graph = helper.make_graph(
+        [helper.make_node("MatMulInteger", ["a", "b"], ["y"])],
+        "int8_peak",
+        [helper.make_tensor_value_info("a", TensorProto.UINT8, [size, size])],
+        [helper.make_tensor_value_info("y", TensorProto.INT32, [size, size])],
+        [weight],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    feed = {"a": rng.integers(0, 256, (size, size), dtype=np.uint8)}
+    return _best_rate(lambda: session.run(None, feed), 2 * size**3, seconds) / 1e9
 
 
 @cache
@@ -49,15 +82,7 @@ def memory_bandwidth_gbs(megabytes: int = 512, seconds: float = 1.5) -> float:
     source = torch.ones(megabytes * 2**20 // 4, dtype=torch.float32, device=device)
     target = torch.empty_like(source)
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
-    target.copy_(source)
-    sync()
-    best, deadline = 0.0, time.perf_counter() + seconds
-    while time.perf_counter() < deadline:
-        start = time.perf_counter()
-        target.copy_(source)
-        sync()
-        best = max(best, 2 * source.numel() * 4 / (time.perf_counter() - start))
-    return best / 1e9
+    return _best_rate(lambda: target.copy_(source), 2 * source.numel() * 4, seconds, sync) / 1e9
 
 
 def compute_fraction(items_per_second: float, gflops_per_item: float, dtype: str = "fp32") -> float:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -478,3 +479,40 @@ def test_fast_preprocessing_gives_the_reference_pixels():
     result = normalize(fit_square(frame, 224), mean, std)
     assert result.dtype == np.float32 and result.flags.c_contiguous
     np.testing.assert_allclose(result, expected, atol=1e-5)
+
+
+def test_benchmark_rows_and_their_bounds(apps_home, monkeypatch):
+    """``apps bench vit`` on vit_tiny in fp32 and int8, one run of a few frames: every row is there, and
+    the bounds are computed from the same run's figures."""
+    from core import roofline
+    from plugins.vit import bench
+
+    monkeypatch.setattr(bench, "PAIRS", 1)
+    monkeypatch.setattr(roofline, "matmul_peak_gflops", lambda dtype="fp32", **_: {"int8": 200.0}.get(dtype, 100.0))
+    rows = {row["name"]: row for row in bench.benchmark(frames=4, layouts=["vit_tiny"], precisions=["fp32", "int8"])}
+    for name in ("vit_tiny fp32", "vit_tiny int8 (onnxruntime)"):
+        alone = rows[f"{name}: end-to-end vs model alone"]
+        peer = rows[f"{name}: vs transformers pipeline loop"]
+        peak = rows[f"{name}: model FLOP/s vs matmul peak"]
+        assert alone["peer_value"] == max(alone["model_alone_one_call"], alone["model_alone_with_workers"])
+        assert alone["side_cpu_ms"] > 0 and 0 < alone["overhead_bound"] < 1
+        model_ms = 1000 * alone["threads"] / alone["peer_value"]
+        assert alone["overhead_bound"] == pytest.approx(model_ms / (model_ms + alone["side_cpu_ms"]), abs=2e-3)
+        assert peer["peer"].endswith("fp32") and len(peer["pair_ratios"]) == 1
+        gflops = peak["gflops_per_frame"]
+        assert gflops == pytest.approx(2.15, rel=0.05)  # vit_tiny at 224: the same count in int8
+        assert peer["peak_bound_ratio"] == pytest.approx(peak["peer_value"] / (gflops * peer["peer_value"]), rel=0.02)
+    assert rows["vit_tiny int8 (onnxruntime): model FLOP/s vs matmul peak"]["peer_value"] == 200.0
+
+
+def test_soak_script_runs_the_live_loop_through_a_dropping_camera(tmp_path):
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "soak_vit.py"
+    done = subprocess.run(
+        [sys.executable, str(script), "--frames", "60", "--dropout-every", "20", "--max-growth-mb", "500"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    report = json_lines(done.stdout)[-1]
+    assert report["ok"] and report["frames"] == 60 and report["reconnects"] >= report["dropouts"] >= 2

@@ -15,9 +15,16 @@ on the same 640x480 video frames:
 - the three are measured one after another, ``PAIRS`` times, and each ratio row reports the run with the
   median ratio (every run's ratio is in the row's ``pair_ratios``): on a shared machine speed drifts by a
   third between minutes, and ratios across minutes measure the drift more than the pipeline;
-- for fp32 and bf16, model FLOPs per frame x model FPS against the measured matrix-multiply peak of this
-  machine in that precision (row "model FLOP/s vs matmul peak"), at batch 1 and, for vit_base, at batch 8
-  (the Jetson issue's goal: >= 65% of the peak in the best precision).
+- model FLOPs per frame x model FPS against the measured matrix-multiply peak of this machine in that
+  precision (row "model FLOP/s vs matmul peak"; for int8 onnxruntime's MatMulInteger), at batch 1 and, for
+  vit_base in fp32 and bf16, at batch 8 (the Jetson issue's goal: >= 65% of the peak in the best precision);
+- two bounds that say how far a ratio can go on this machine, from the same run's figures:
+  ``peak_bound_ratio`` (pipeline row): the ratio over the peer of a model running at the matmul peak with
+  nothing else on the cores; ``overhead_bound`` (end-to-end row, CPU only): end-to-end / model alone when
+  the model keeps every core busy and the rest of the pipeline (decode, preprocess, overlay, encode:
+  ``side_cpu_ms`` per frame, measured alone) takes its CPU time from the model's.
+
+``device="cuda"`` runs the same rows on a GPU (fp32 and fp16, one model worker, the peer on the GPU too).
 
 Rows use core.bench's keys (value, peer_value, ratio).
 """
@@ -69,7 +76,8 @@ def model_gflops(module, image_size: int) -> float:
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
-    example = torch.zeros(1, 3, image_size, image_size, dtype=next(module.parameters()).dtype)
+    weight = next(module.parameters())
+    example = torch.zeros(1, 3, image_size, image_size, dtype=weight.dtype, device=weight.device)
     with FlopCounterMode(display=False) as counter, torch.inference_mode():
         module(example)
     return counter.get_total_flops() / 1e9
@@ -84,7 +92,7 @@ def _save_random_model(layout: str, folder: Path) -> Path:
     return folder
 
 
-def pipeline_peer(layout: str, precision: str):
+def pipeline_peer(layout: str, precision: str, device: str = "cpu"):
     """The loop a user writes first: frames -> PIL -> transformers pipeline('image-classification').
     Returns a function that times it over frames (frames/s)."""
     import torch
@@ -93,14 +101,14 @@ def pipeline_peer(layout: str, precision: str):
 
     _, config_kwargs = LAYOUTS[layout]
     config = ViTConfig(image_size=224, patch_size=16, num_labels=1000, **config_kwargs)
-    dtype = torch.bfloat16 if precision == "bf16" else torch.float32
-    model = ViTForImageClassification(config).to(dtype).eval()
+    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision, torch.float32)
+    model = ViTForImageClassification(config).to(device=device, dtype=dtype).eval()
     classify = pipeline(
         "image-classification",
         model=model,
         image_processor=ViTImageProcessor(),
-        device="cpu",
-        **({"dtype": dtype} if precision == "bf16" else {}),
+        device=device,
+        **({"dtype": dtype} if dtype != torch.float32 else {}),
     )
 
     def fps(frames: list[np.ndarray]) -> float:
@@ -140,6 +148,32 @@ def model_alone_fps(classifier, batch: list, workers: int = 1) -> float:
         restore()
 
 
+def side_work_cpu_ms(video: Path, classifier, output: Path) -> float:
+    """CPU milliseconds per frame of the pipeline without its model: decode and preprocess (the capture
+    thread), overlay and encode (the sink thread), with OpenCV on one thread as ``apps run vit`` sets it.
+    Measured alone, before any model runs (idle runtime threads would count too)."""
+    import cv2
+
+    from core.media import open_source
+    from core.media.sinks import VideoFileSink
+    from plugins.vit.runner import Renderer
+
+    threads = cv2.getNumThreads()
+    cv2.setNumThreads(1)
+    render, sink = Renderer(classifier.crop_pct, classifier.name), VideoFileSink(output, fps=30)
+    top = [{"label": "class 0", "score": 0.9}, {"label": "class 1", "score": 0.05}]
+    start, frames = time.process_time(), 0
+    try:
+        with open_source(str(video), preprocess=classifier.preprocess, latest=False) as source:
+            for frame in source:
+                sink.write(render((frame.image, top, None, 30.0, 30.0, None)))
+                frames += 1
+        sink.close()
+        return (time.process_time() - start) * 1000 / max(frames, 1)
+    finally:
+        cv2.setNumThreads(threads)
+
+
 def batch_throughput(classifier, frames: list[np.ndarray], batch: int = 8, repeat: int = 3) -> float:
     """Frames/s of the model alone on batches of ``batch`` preprocessed frames (best of ``repeat``)."""
     pixels = np.stack([classifier.preprocess(image) for image in frames[:batch]])
@@ -159,7 +193,8 @@ def peak_row(label: str, gflops_per_s: float, precision: str, peak: float, commo
         "metric": "GFLOP/s",
         "value": round(gflops_per_s, 1),
         "unit": "GFLOP/s",
-        "peer": f"measured {precision} matmul peak",
+        "peer": f"measured {precision} matmul peak"
+        + (" (onnxruntime MatMulInteger)" if precision == "int8" else ""),
         "peer_value": round(peak, 1),
         "better": "higher",
         **extra,
@@ -186,52 +221,66 @@ def _export_int8(folder: Path, output: Path) -> Path:
 
 
 def benchmark(
-    quick: bool = False, frames: int | None = None, layouts=None, precisions=None, **_ignored
+    quick: bool = False,
+    frames: int | None = None,
+    layouts=None,
+    precisions=None,
+    device: str = "cpu",
+    **_ignored,
 ) -> list[dict]:
     import torch
 
-    from core.device import cpu_has_bf16
+    from core.device import cpu_has_bf16, resolve_device
     from core.roofline import matmul_peak_gflops
     from plugins.vit.app import VitApp
     from plugins.vit.model import load_classifier
-    from plugins.vit.runner import run_live
+    from plugins.vit.runner import plan_workers, run_live
 
     count = frames or (20 if quick else 100)
     layouts = layouts or (["vit_tiny"] if quick else ["vit_tiny", "vit_base"])
+    on_gpu = resolve_device(device).type == "cuda"
+    device = "cuda" if on_gpu else "cpu"
     # bf16 only where this CPU runs it natively: emulated, a ViT-B frame takes minutes and says nothing.
     # int8 is onnxruntime's dynamic quantization (apps export vit --int8), the fastest CPU precision
     # where there is no native bf16; its pipeline peer is the fp32 pipeline.
-    precisions = precisions or (["fp32", "bf16"] if cpu_has_bf16() else ["fp32", "int8"])
-    workers = 2  # apps run vit's default on a CPU with 2 threads or more
+    if not precisions:
+        precisions = ["fp32", "fp16"] if on_gpu else ["fp32", "bf16" if cpu_has_bf16() else "int8"]
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         video = make_video(tmp / "clip.mp4", count + 1)
         clip = read_frames(video)
-        peaks = {p: matmul_peak_gflops(p) for p in precisions if p != "int8"}
+        peaks = {p: matmul_peak_gflops(p, device=device) for p in precisions}
+        side_ms = None
         for layout in layouts:
             folder = _save_random_model(layout, tmp / layout)
+            reference = load_classifier(str(folder), device, "fp32")
+            gflops = model_gflops(reference.module, reference.image_size)  # the same count in every precision
+            if side_ms is None and not on_gpu:
+                side_ms = side_work_cpu_ms(video, reference, tmp / "side.mp4")
+            del reference
             peers = {}
             for precision in precisions:
                 model = str(folder)
                 if precision == "int8":
                     model = str(_export_int8(folder, tmp / f"{layout}-onnx"))
-                classifier = load_classifier(model, "cpu", precision)
+                classifier = load_classifier(model, device, precision)
+                workers, _ = plan_workers(None, classifier, attention=False)  # apps run vit's default
                 batch = [classifier.preprocess(image)[None] for image in clip]
                 peer_precision = "fp32" if precision == "int8" else precision
                 if peer_precision not in peers:
-                    peers[peer_precision] = pipeline_peer(layout, peer_precision)
-                runs = []  # (end-to-end, model alone, pipeline peer), measured alternately
+                    peers[peer_precision] = pipeline_peer(layout, peer_precision, device)
+                runs = []  # (end-to-end, model alone, pipeline peer, one call, workers), measured alternately
                 for _ in range(PAIRS):
                     # model alone: the faster of one call on every thread and the pipeline's workers
-                    alone = {n: model_alone_fps(classifier, batch, n) for n in (1, workers)}
+                    alone = {n: model_alone_fps(classifier, batch, n) for n in {1, workers}}
                     model_fps = max(alone.values())
                     summary = run_live(
                         VitApp(),
                         source=str(video),
                         model=model,
                         precision=precision,
-                        device="cpu",
+                        device=device,
                         output=[str(tmp / f"out-{layout}-{precision}.mp4")],
                         headless=True,
                         top_k=3,
@@ -246,16 +295,20 @@ def benchmark(
                 )
                 peer_end_to_end, _, peer, _, _ = median_run(runs, lambda run: run[0] / run[2])
                 name = f"{layout} {precision}" + (" (onnxruntime)" if precision == "int8" else "")
-                # FLOPs and the matmul peak are torch's; there is no int8 peak to compare with
-                gflops = (
-                    None if precision == "int8" else model_gflops(classifier.module, classifier.image_size)
-                )
-                projection = {"gflops_per_item": round(gflops, 3)} if gflops else {}  # onto Jetsons
+                threads = torch.get_num_threads()
                 common = {
                     "frames": count,
-                    "threads": torch.get_num_threads(),
-                    "native_bf16": cpu_has_bf16() if precision == "bf16" else None,
+                    "threads": threads,
+                    "native_bf16": cpu_has_bf16() if precision == "bf16" and not on_gpu else None,
+                    "device": device,
                 }
+                bounds = {}
+                if side_ms is not None:
+                    model_ms = 1000 * threads / model_fps  # CPU time per frame with every core busy
+                    bounds = {
+                        "side_cpu_ms": round(side_ms, 2),
+                        "overhead_bound": round(model_ms / (model_ms + side_ms), 3),
+                    }
                 rows.append(
                     {
                         "name": f"{name}: end-to-end vs model alone",
@@ -265,11 +318,14 @@ def benchmark(
                         "peer": "model alone, batch 1",
                         "peer_value": round(model_fps, 2),
                         "better": "higher",
-                        **projection,
+                        # projected onto Jetsons from the fp32/bf16 figures (their FP16 throughput)
+                        **({"gflops_per_item": round(gflops, 3)} if precision != "int8" else {}),
                         "precision": precision,
                         "pair_ratios": [round(run[0] / run[1], 3) for run in runs],
                         "model_alone_one_call": round(one_call, 2),
-                        f"model_alone_{workers}_workers": round(with_workers, 2),
+                        "workers": workers,
+                        "model_alone_with_workers": round(with_workers, 2),
+                        **bounds,
                         **common,
                     }
                 )
@@ -283,11 +339,10 @@ def benchmark(
                         "peer_value": round(peer, 2),
                         "better": "higher",
                         "pair_ratios": [round(run[0] / run[2], 3) for run in runs],
+                        "peak_bound_ratio": round(peaks[precision] / (gflops * peer), 2),
                         **common,
                     }
                 )
-                if gflops is None:
-                    continue
                 rows.append(
                     peak_row(
                         name,
@@ -298,7 +353,7 @@ def benchmark(
                         gflops_per_frame=round(gflops, 3),
                     )
                 )
-                if layout == "vit_base":
+                if layout == "vit_base" and precision != "int8":
                     batch_fps = batch_throughput(classifier, clip)
                     rows.append(
                         peak_row(

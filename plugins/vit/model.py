@@ -354,11 +354,16 @@ class OnnxClassifier(Classifier):
             raise AppsError(f"onnxruntime cannot load {self.path}: {exc}") from None
 
     def use_threads(self, threads: int) -> Callable[[], None]:
-        previous = self.session
-        self.session = self._open(threads, spin_wait=False)  # thread settings are fixed per session
-        return lambda: setattr(self, "session", previous)
+        # Thread settings are fixed per session: reopen with them. The default session goes first, so a
+        # run holds one copy of the weights (a ViT-B is 350 MB in fp32), and comes back on the next call
+        # after the run (most runs end the process instead).
+        self.session = None
+        self.session = self._open(threads, spin_wait=False)
+        return lambda: setattr(self, "session", None)
 
     def _run(self, batch, attention):
+        if self.session is None:
+            self.session = self._open()
         logits = self.session.run(None, {self.input_name: batch})[0].astype(np.float32)
         logits -= logits.max(axis=1, keepdims=True)
         exp = np.exp(logits)
