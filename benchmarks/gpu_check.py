@@ -9,6 +9,8 @@ Checks, with random weights (nothing is downloaded):
 - one LoRA training step through transformers.Trainer + peft with mixed precision;
 - ONNX export of a ViT from the GPU, run by onnxruntime's CUDA provider (TensorRT when present; skipped,
   saying so, when onnxruntime has no CUDA provider);
+- the vit live pipeline against transformers.pipeline on the GPU ('apps bench vit --device cuda', 60
+  frames, fp32 and fp16: issue 5's 3x goal);
 - 'apps train chat' on that model, three steps at the full sequence length under each Jetson profile:
   phi15-zh-lora-orin-nx (goal: peak below 12 GiB, device and host together), phi15-zh-lora with the Orin
   Nano and the AGX Orin settings; the measured peak beside the engine's estimate.
@@ -46,6 +48,15 @@ def vit_inference(torch, dtype):
         torch.cuda.synchronize()
     assert torch.isfinite(logits.float()).all(), "non-finite logits"
     return f"{80 / (time.perf_counter() - start):.0f} images/s at batch 8"
+
+
+def vit_pipeline(torch, _):
+    """apps bench vit --device cuda: end to end against the model alone and against the pipeline peer."""
+    from plugins.vit import bench
+
+    bench.PAIRS = 1  # one alternating run: the time of this whole script stays under 5 minutes
+    rows = bench.benchmark(frames=60, device="cuda")
+    return "; ".join(f"{row['name']} {row['ratio']}" for row in rows if "vs" in row["name"] and "peak" not in row["name"])
 
 
 def random_phi15(torch, folder: Path) -> str:
@@ -169,6 +180,7 @@ def main() -> int:
     dtypes = [torch.float16] + ([torch.bfloat16] if torch.cuda.is_bf16_supported() else [])
     folder = Path(tempfile.mkdtemp(prefix="phi15-random-"))
     checks = [(f"vit {d}", vit_inference, (d,)) for d in dtypes]
+    checks += [("vit live pipeline vs transformers.pipeline", vit_pipeline, (None,))]
     checks += [("random Phi-1.5 folder", random_phi15, (folder,))]
     checks += [(f"chat decode {d}", chat_decode, (d, folder)) for d in dtypes]
     checks += [(f"lora train step {dtypes[-1]}", lora_step, (dtypes[-1],)),

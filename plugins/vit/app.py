@@ -205,6 +205,12 @@ class VitApp(App):
             return [
                 click.Option(["--quick"], is_flag=True, help="Fewer frames and only vit_tiny (a smoke run)."),
                 click.Option(["--frames"], type=int, default=None, help="Frames per measurement."),
+                click.Option(
+                    ["--device"],
+                    type=click.Choice(["cpu", "cuda"]),
+                    default="cpu",
+                    help="cuda: the same rows on the GPU, in fp32 and fp16, the peer on the GPU too.",
+                ),
             ]
         return []
 

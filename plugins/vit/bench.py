@@ -255,9 +255,9 @@ def benchmark(
         for layout in layouts:
             folder = _save_random_model(layout, tmp / layout)
             reference = load_classifier(str(folder), device, "fp32")
-            gflops = model_gflops(reference.module, reference.image_size)  # the same count in every precision
-            if side_ms is None and not on_gpu:
+            if side_ms is None and not on_gpu:  # before the first forward pass
                 side_ms = side_work_cpu_ms(video, reference, tmp / "side.mp4")
+            gflops = model_gflops(reference.module, reference.image_size)  # the same count in every precision
             del reference
             peers = {}
             for precision in precisions:
@@ -273,7 +273,7 @@ def benchmark(
                 runs = []  # (end-to-end, model alone, pipeline peer, one call, workers), measured alternately
                 for _ in range(PAIRS):
                     # model alone: the faster of one call on every thread and the pipeline's workers
-                    alone = {n: model_alone_fps(classifier, batch, n) for n in {1, workers}}
+                    alone = {n: model_alone_fps(classifier, batch, n) for n in sorted({1, workers})}
                     model_fps = max(alone.values())
                     summary = run_live(
                         VitApp(),
