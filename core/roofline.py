@@ -32,7 +32,15 @@ def _best_rate(run, work: float, seconds: float, sync=lambda: None) -> float:
 def matmul_peak_gflops(
     dtype: str = "fp32", size: int = 2048, seconds: float = 1.5, device: str = "auto"
 ) -> float:
-    """Best square-matmul throughput of this device in GFLOP/s (all threads the runtime uses).
+    """:func:`measure_matmul_peak`, once per process and arguments."""
+    return measure_matmul_peak(dtype, size, seconds, device)
+
+
+def measure_matmul_peak(
+    dtype: str = "fp32", size: int = 2048, seconds: float = 1.5, device: str = "auto"
+) -> float:
+    """Best square-matmul throughput of this device in GFLOP/s (all threads the runtime uses). On a shared
+    machine one sample can fall in a slow minute: a benchmark that runs for minutes takes several.
 
     ``int8`` is onnxruntime's ``MatMulInteger`` on the CPU (uint8 x int8, the kernel that the models of
     ``apps export vit --int8`` run), in GOP/s, at most 1024 wide: at 2048 its int32 product no longer
