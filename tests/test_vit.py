@@ -519,3 +519,13 @@ def test_soak_script_runs_the_live_loop_through_a_dropping_camera(tmp_path):
     assert done.returncode == 0, done.stdout + done.stderr
     report = json_lines(done.stdout)[-1]
     assert report["ok"] and report["frames"] == 60 and report["reconnects"] >= report["dropouts"] >= 2
+
+
+def test_benchmark_on_cuda_without_a_gpu_is_a_clear_error(apps_home):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    result = CliRunner().invoke(cli, ["bench", "vit", "--device", "cuda"])
+    assert result.exit_code != 0 and isinstance(result.exception, AppsError)
+    assert "CUDA is not available" in str(result.exception)
