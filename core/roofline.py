@@ -49,10 +49,10 @@ def measure_matmul_peak(
         return _int8_matmul_peak_gops(min(size, 1024), seconds)
     import torch
 
-    from core.device import resolve_device
+    from core.device import resolve_device, resolve_dtype
 
     where = resolve_device(device)
-    torch_dtype = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[dtype]
+    torch_dtype = resolve_dtype(dtype)
     a = torch.randn(size, size, dtype=torch_dtype, device=where)
     b = torch.randn(size, size, dtype=torch_dtype, device=where)
     sync = torch.cuda.synchronize if where.type == "cuda" else (lambda: None)

@@ -487,10 +487,9 @@ def test_benchmark_rows_and_their_bounds(apps_home, monkeypatch):
     from core import roofline
     from plugins.vit import bench
 
-    monkeypatch.setattr(bench, "PAIRS", 1)
     samples = iter([100.0, 200.0, 90.0, 210.0])  # fp32, int8 before the layout; then after it
     monkeypatch.setattr(roofline, "measure_matmul_peak", lambda dtype="fp32", **_: next(samples))
-    rows = {row["name"]: row for row in bench.benchmark(frames=4, layouts=["vit_tiny"], precisions=["fp32", "int8"])}
+    rows = {row["name"]: row for row in bench.benchmark(frames=4, layouts=["vit_tiny"], precisions=["fp32", "int8"], pairs=1)}
     for name in ("vit_tiny fp32", "vit_tiny int8 (onnxruntime)"):
         alone = rows[f"{name}: end-to-end vs model alone"]
         peer = rows[f"{name}: vs transformers pipeline loop"]

@@ -12,7 +12,7 @@ on the same 640x480 video frames:
 - ``pipeline_peer``: a loop over the same frames calling a transformers image-classification pipeline on a
   ViTForImageClassification of the same layout, in the same precision (fp32 for int8, since the pipeline
   has no int8 path a first loop would use); row "vs transformers pipeline loop";
-- the three are measured one after another, ``PAIRS`` times, and each ratio row reports the run with the
+- the three are measured one after another, ``pairs`` times, and each ratio row reports the run with the
   median ratio (every run's ratio is in the row's ``pair_ratios``): on a shared machine speed drifts by a
   third between minutes, and ratios across minutes measure the drift more than the pipeline;
 - model FLOPs per frame x model FPS against the measured matrix-multiply peak of this machine in that
@@ -37,8 +37,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-
-PAIRS = 3  # alternating (model alone, end-to-end) measurements per layout and precision
 
 LAYOUTS = {
     # name: (timm architecture, transformers ViTConfig kwargs)
@@ -100,9 +98,11 @@ def pipeline_peer(layout: str, precision: str, device: str = "cpu"):
     from PIL import Image
     from transformers import ViTConfig, ViTForImageClassification, ViTImageProcessor, pipeline
 
+    from core.device import resolve_dtype
+
     _, config_kwargs = LAYOUTS[layout]
     config = ViTConfig(image_size=224, patch_size=16, num_labels=1000, **config_kwargs)
-    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision, torch.float32)
+    dtype = resolve_dtype(precision)
     model = ViTForImageClassification(config).to(device=device, dtype=dtype).eval()
     classify = pipeline(
         "image-classification",
@@ -227,8 +227,10 @@ def benchmark(
     layouts=None,
     precisions=None,
     device: str = "cpu",
+    pairs: int = 3,
     **_ignored,
 ) -> list[dict]:
+    """The rows above; ``pairs``: alternating (model alone, end to end, peer) runs per layout and precision."""
     import torch
 
     from core.device import cpu_has_bf16, resolve_device
@@ -263,20 +265,19 @@ def benchmark(
             if side_ms is None and not on_gpu:  # before the first forward pass
                 side_ms = side_work_cpu_ms(video, reference, tmp / "side.mp4")
             gflops = model_gflops(reference.module, reference.image_size)  # the same count in every precision
-            del reference
             peers = {}
             for precision in precisions:
                 model = str(folder)
                 if precision == "int8":
                     model = str(_export_int8(folder, tmp / f"{layout}-onnx"))
-                classifier = load_classifier(model, device, precision)
+                classifier = reference if precision == "fp32" else load_classifier(model, device, precision)
                 workers, _ = plan_workers(None, classifier, attention=False)  # apps run vit's default
                 batch = [classifier.preprocess(image)[None] for image in clip]
                 peer_precision = "fp32" if precision == "int8" else precision
                 if peer_precision not in peers:
                     peers[peer_precision] = pipeline_peer(layout, peer_precision, device)
                 runs = []  # (end-to-end, model alone, pipeline peer, one call, workers), measured alternately
-                for _ in range(PAIRS):
+                for _ in range(pairs):
                     # model alone: the faster of one call on every thread and the pipeline's workers
                     alone = {n: model_alone_fps(classifier, batch, n) for n in sorted({1, workers})}
                     model_fps = max(alone.values())
