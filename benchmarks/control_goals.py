@@ -37,9 +37,9 @@ def _ratio(summary: dict) -> str:
 
 
 def main() -> None:
+    from core import run_training
     from core.plugins import get_manager
     from core.recipes import load_recipe
-    from core.training import run_training
     from plugins.control.app import DEFAULT_RECIPES, ControlApp
     from plugins.control.policies import load_policy
     from plugins.control.recipe import ControlRecipe

@@ -177,8 +177,8 @@ def test_speed_perturbation_scales_length_and_pitch():
 # ---- espeak-ng corpus, tiny model through the engine, CLI ----------------------------------------------
 def train_tiny_asr(root: Path) -> dict:
     """A tiny espeak-ng corpus under ``root/home`` and a 1-layer Parakeet trained for a few steps."""
+    from core import run_training
     from core.recipes import load_recipe
-    from core.training import run_training
     from plugins.asr_tts.app import AsrApp
     from plugins.asr_tts.recipe import AsrRecipe
 
@@ -241,7 +241,7 @@ def test_corpus_holds_out_whole_voices(tiny_run):
 
 @needs_espeak
 def test_tiny_parakeet_trains_through_the_engine_and_decodes(tiny_run):
-    from core.training import load_run
+    from core import load_run
     from plugins.asr_tts.asr_model import Transcriber
     from plugins.asr_tts.audio import load_audio
 

@@ -51,8 +51,8 @@ def tiny_base(env):
 
 @pytest.fixture(scope="module")
 def lora_run(env, tiny_base):
+    from core import run_training
     from core.recipes import load_recipe
-    from core.training import run_training
     from plugins.chat.app import ChatApp, ChatRecipe
 
     data = env / "qa.jsonl"

@@ -275,7 +275,7 @@ def tiny_recipe(**overrides):
 
 @pytest.mark.parametrize("env_id,policy", [("CartPole-v1", "dt"), ("Pendulum-v1", "bc"), ("Maze-v0", "dt")])
 def test_tiny_policy_trains_through_the_engine_and_plays(tmp_path, env_id, policy, monkeypatch):
-    from core.training import run_training
+    from core import run_training
     from plugins.control.app import ControlApp
     from plugins.control.policies import load_policy
     from plugins.control.rollout import run_episodes, summarize
@@ -308,7 +308,7 @@ def test_tiny_policy_trains_through_the_engine_and_plays(tmp_path, env_id, polic
 
 
 def test_dagger_adds_expert_labelled_policy_states(tmp_path):  # with the convolutional maze-view encoder
-    from core.training import run_training
+    from core import run_training
     from plugins.control.app import ControlApp
     from plugins.control.dataset import read_dataset
     from plugins.control.envs import make_env
@@ -371,7 +371,7 @@ def test_planner_encoder_plans_shortest_moves_on_the_agents_map():
 
 
 def test_planner_policy_trains_saves_and_refuses_non_mazes(tmp_path):
-    from core.training import run_training
+    from core import run_training
     from plugins.control.app import ControlApp
     from plugins.control.policies import PlannerEncoder, load_policy
 
@@ -390,7 +390,7 @@ def test_planner_policy_trains_saves_and_refuses_non_mazes(tmp_path):
 
 
 def test_policy_for_another_space_is_refused(tmp_path):
-    from core.training import run_training
+    from core import run_training
     from plugins.control.app import ControlApp
 
     run_dir = run_training(

@@ -136,9 +136,9 @@ TINY = [
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
     """A tiny PatchTST trained for a few steps by the core engine on two shipped series."""
+    from core import run_training
     from core.plugins import get_manager
     from core.recipes import load_recipe
-    from core.training import run_training
     from plugins.timeseries.app import TimeseriesApp
 
     run_dir = tmp_path_factory.mktemp("ts") / "tiny"
@@ -188,9 +188,9 @@ def test_synthetic_series_are_deterministic_and_varied():
 
 
 def test_finetune_selects_best_step_on_holdout(tiny_run, tmp_path):
+    from core import run_training
     from core.plugins import get_manager
     from core.recipes import load_recipe
-    from core.training import run_training
     from plugins.timeseries.app import TimeseriesApp
 
     path = get_manager().recipe_path("timeseries", "patchtst-finetune")
@@ -203,10 +203,10 @@ def test_finetune_selects_best_step_on_holdout(tiny_run, tmp_path):
 
 
 def test_series_recipe_forecasts_the_targets_own_horizon(tmp_path):
+    from core import run_training
     from core.errors import AppsError
     from core.plugins import get_manager
     from core.recipes import load_recipe
-    from core.training import run_training
     from plugins.timeseries.app import TimeseriesApp
     from plugins.timeseries.model import Forecaster
 

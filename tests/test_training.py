@@ -74,7 +74,7 @@ def test_full_finetune_writes_the_whole_run_directory(tiny_plugin, tmp_path):
 
     from transformers import PhiForCausalLM
 
-    from core.training import is_run_dir, load_run
+    from core import is_run_dir, load_run
 
     assert is_run_dir(run) and not is_run_dir(tmp_path)
     assert load_run(run)["run_dir"] == str(run)
@@ -87,7 +87,7 @@ def test_lora_all_targets_every_linear_but_the_head(tiny_plugin, tmp_path):
     from tiny_app import tiny_model
     from transformers import set_seed
 
-    from core.training import load_trained_model
+    from core import load_trained_model
 
     run = tmp_path / "run-lora"
     train("-r", "tiny-lora", "max_steps=4", "logging_steps=2", "-o", str(run))
@@ -146,7 +146,7 @@ def test_dry_run_prints_parameters_and_memory(tiny_plugin, tmp_path):
 def test_memory_estimate_grows_with_batch_and_shrinks_with_checkpointing(tiny_plugin):
     from core.plugins import get_manager
     from core.recipes import load_recipe
-    from core.training import estimate_memory, prepare_model
+    from core.training.engine import estimate_memory, prepare_model
 
     app = get_manager().app("tiny")
 
@@ -176,7 +176,7 @@ def test_activation_probe_counts_what_backward_keeps_and_then_frees_it():
 
     import torch
 
-    from core.training import _measure_activations
+    from core.training.engine import _measure_activations
 
     class Net(torch.nn.Module):
         def __init__(self):
@@ -196,9 +196,9 @@ def test_activation_probe_counts_what_backward_keeps_and_then_frees_it():
 
 
 def test_training_refuses_when_memory_does_not_fit(tiny_plugin, tmp_path, monkeypatch):
-    import core.training
+    import core.training.engine
 
-    monkeypatch.setattr(core.training, "_free_memory", lambda device, resident: 1024)
+    monkeypatch.setattr(core.training.engine, "_free_memory", lambda device, resident: 1024)
     with pytest.raises(AppsError) as error:
         train("-r", "tiny-lm", "-o", str(tmp_path / "oom"))
     assert "gradient_checkpointing" in error.value.hint and "batch_size" in error.value.hint

@@ -85,8 +85,8 @@ def test_guided_attention_loss_prefers_the_diagonal():
 
 
 def test_tiny_tacotron2_trains_through_the_engine_and_speaks(tmp_path, speech_home):
+    from core import load_run, run_training
     from core.recipes import load_recipe
-    from core.training import load_run, run_training
     from plugins.asr_tts.app import TtsApp
     from plugins.asr_tts.recipe import TacotronRecipe
     from plugins.asr_tts.tacotron import load_tacotron

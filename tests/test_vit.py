@@ -280,8 +280,8 @@ def test_dataset_bad_input_is_explained(tmp_path):
 
 
 def test_train_eval_export_through_the_engine(tmp_path, apps_home, monkeypatch):
+    from core import run_training
     from core.recipes import load_recipe
-    from core.training import run_training
     from plugins.vit.app import VitApp, VitRecipe
     from plugins.vit.model import load_classifier
 
@@ -383,9 +383,9 @@ def test_prepare_then_run_uses_the_default(apps_home):
 
 
 def test_lora_recipe_trains_and_loads_merged(tmp_path, apps_home):
+    from core import run_training
     from core.plugins import get_manager
     from core.recipes import load_recipe
-    from core.training import run_training
     from plugins.vit.app import VitApp, VitRecipe
     from plugins.vit.model import load_classifier
 

@@ -153,7 +153,7 @@ class TinyApp(App):
         ]
 
     def training_parts(self, recipe, note: str = ""):
-        from core.training import TrainingParts
+        from core import TrainingParts
 
         rows = _sequences(recipe.samples + 16, recipe.seq_len, seed=recipe.seed)
         classify = recipe.kind == "classify"
