@@ -37,6 +37,7 @@ class App:
             training recipes; ``None`` when the app cannot be trained.
         default_model: what ``--model`` means when not given (hub id, timm name, run directory ...).
         default_recipe: the recipe ``apps train NAME`` uses when ``--recipe`` is not given.
+        order: where the app stands in ``apps list`` and among the demo's tabs (lower first, then by name).
 
     Set by the registry: ``plugin`` (the name of the plugin that registered the app).
     """
@@ -46,6 +47,7 @@ class App:
     recipe_class: ClassVar[type | None] = None
     default_model: ClassVar[str | None] = None
     default_recipe: ClassVar[str | None] = None
+    order: ClassVar[int] = 100
     plugin: ClassVar[str] = ""
 
     # ---- command line -------------------------------------------------------------------------
@@ -66,6 +68,13 @@ class App:
             return cls.demo is not App.demo
         method = VERB_METHODS[verb]
         return getattr(cls, method) is not getattr(App, method)
+
+    @classmethod
+    def profile_settings(cls, profile) -> dict:
+        """Recipe settings for training on a device ``profile`` (a ``core.profiles.Profile``: memory,
+        accelerator ...), e.g. a smaller batch on an 8 GB board. Applied after the recipe file and before
+        the command line's ``key=value``; keys the recipe lacks are ignored. Default: none."""
+        return {}
 
     # ---- inference ----------------------------------------------------------------------------
     def load(self, model: str | None = None, device: str | None = None, dtype: str | None = None):

@@ -201,7 +201,7 @@ def bench_all(
     from core.plugins import get_manager
 
     manager = get_manager()
-    names = apps or sorted(name for name, cls in manager.apps().items() if cls.offers("bench"))
+    names = apps or [name for name, cls in manager.apps().items() if cls.offers("bench")]
     unknown = [n for n in names if n not in manager.apps()]
     if unknown:
         raise AppsError(f"unknown app(s): {', '.join(unknown)}")

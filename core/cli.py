@@ -66,7 +66,7 @@ class AppVerb(click.Group):
     ALL = ("bench", "prepare")
 
     def list_commands(self, ctx) -> list[str]:
-        return sorted(get_manager().apps()) + (["all"] if self.name in self.ALL else [])
+        return list(get_manager().apps()) + (["all"] if self.name in self.ALL else [])
 
     def get_command(self, ctx, name: str) -> click.Command | None:
         if name == "all" and self.name in self.ALL:
@@ -154,7 +154,7 @@ for _verb, _help in VERB_HELP.items():
 def list_apps(as_json):
     """List the installed apps, their plugin and what they do."""
     apps = get_manager().apps()
-    rows = [{"app": name, "plugin": cls.plugin, "description": cls.description} for name, cls in sorted(apps.items())]
+    rows = [{"app": name, "plugin": cls.plugin, "description": cls.description} for name, cls in apps.items()]
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return

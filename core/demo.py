@@ -117,7 +117,7 @@ def demo_apps(names: list[str] | None = None) -> list[type]:
         if lacking:
             raise AppsError(f"no demo tab for: {', '.join(lacking)}", hint="'apps info APP' lists what an app offers")
         return classes
-    return [cls for _, cls in sorted(manager.apps().items()) if cls.offers("demo")]
+    return [cls for cls in manager.apps().values() if cls.offers("demo")]
 
 
 def build(names: list[str] | None = None, kiosk: bool = False, training: bool = True):

@@ -95,7 +95,7 @@ def training_tab() -> None:
     from core.plugins import get_manager
 
     manager = get_manager()
-    trainable = sorted(name for name, cls in manager.apps().items() if cls.offers("train") and manager.recipes(name))
+    trainable = [name for name, cls in manager.apps().items() if cls.offers("train") and manager.recipes(name)]
     jobs: dict[str, TrainingJob] = {}
 
     def recipes_of(app):

@@ -13,6 +13,9 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from core.machine import device_tree_model, meminfo, read_file
+from core.profiles import jetson_profile
+
 # Present when JetPack's Argus stack (CSI cameras through nvarguscamerasrc) is installed.
 ARGUS_LIBRARIES = (
     "usr/lib/aarch64-linux-gnu/gstreamer-1.0/libgstnvarguscamerasrc.so",
@@ -21,31 +24,10 @@ ARGUS_LIBRARIES = (
 )
 
 
-def _read(root: Path, path: str) -> str:
-    try:
-        return (root / path.lstrip("/")).read_text(errors="replace")
-    except OSError:
-        return ""
-
-
-def device_tree_model(root: Path) -> str:
-    return _read(root, "/proc/device-tree/model").strip("\x00\n ")
-
-
 def l4t_release(root: Path) -> str | None:
     """'36.3.0' from /etc/nv_tegra_release ('# R36 (release), REVISION: 3.0, ...')."""
-    match = re.search(r"R(\d+) \(release\), REVISION: ([\d.]+)", _read(root, "/etc/nv_tegra_release"))
+    match = re.search(r"R(\d+) \(release\), REVISION: ([\d.]+)", read_file(root, "/etc/nv_tegra_release"))
     return f"{match.group(1)}.{match.group(2)}" if match else None
-
-
-def meminfo(root: Path) -> dict[str, int]:
-    """/proc/meminfo in KiB."""
-    values = {}
-    for line in _read(root, "/proc/meminfo").splitlines():
-        match = re.match(r"(\w+):\s+(\d+)", line)
-        if match:
-            values[match.group(1)] = int(match.group(2))
-    return values
 
 
 def power_mode(root: Path) -> str | None:
@@ -58,7 +40,7 @@ def power_mode(root: Path) -> str | None:
                 return match.group(1)
         except (OSError, subprocess.SubprocessError):
             pass
-    match = re.search(r"pmode:(\d+)", _read(root, "/var/lib/nvpmodel/status"))
+    match = re.search(r"pmode:(\d+)", read_file(root, "/var/lib/nvpmodel/status"))
     return f"mode {int(match.group(1))}" if match else None
 
 
@@ -68,7 +50,7 @@ def cameras(root: Path) -> list[str]:
 
 def audio_cards(root: Path) -> list[str]:
     cards = []
-    for line in _read(root, "/proc/asound/cards").splitlines():
+    for line in read_file(root, "/proc/asound/cards").splitlines():
         match = re.match(r"\s*\d+ \[[^\]]*\]:\s*\S+ - (.+)", line)  # " 0 [PCH ]: HDA-Intel - HDA Intel PCH"
         if match:
             cards.append(match.group(1).strip())
@@ -135,7 +117,7 @@ def app_readiness(torch: dict) -> dict:
     else:
         precision = "bf16" if torch.get("cpu_bf16") else "fp32"
     apps = {}
-    for name, app_class in sorted(get_manager().apps().items()):
+    for name, app_class in get_manager().apps().items():
         verbs = [verb for verb in ("run", "train", "eval") if app_class.offers(verb)]
         apps[name] = {"can_run": bool(precision) and "run" in verbs, "precision": precision, "verbs": verbs}
     return apps
@@ -143,7 +125,6 @@ def app_readiness(torch: dict) -> dict:
 
 def report(root: Path = Path("/"), probe_software: bool = True) -> dict:
     """The whole report as a dict. ``probe_software=False`` skips this interpreter's packages (fixtures)."""
-    from core.profiles import jetson_profile
 
     mem = meminfo(root)
     model = device_tree_model(root)

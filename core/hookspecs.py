@@ -7,6 +7,12 @@ first time the CLI needs that kind of thing. Hooks named ``on_*`` observe events
 
 Every hook is optional, and every argument is passed by keyword: an implementation may accept only the
 arguments it needs. Keep ``register_*`` implementations cheap: import no torch there.
+
+Order: each implementation is called on its own (a failing plugin is reported, the others go on), in pluggy's
+order: ``@hookimpl(tryfirst=True)`` first, ``@hookimpl(trylast=True)`` last, otherwise the plugin loaded last
+first (built-ins load before third-party plugins). Hook wrappers are refused when a plugin loads. A built-in
+app, recipe, dataset or source keeps its name when a third-party plugin registers the same one; any other
+clash of names is an error that names both plugins.
 """
 
 from __future__ import annotations
@@ -57,11 +63,13 @@ def register_sources(register):
 
 
 @hookspec
-def register_environments(register):
-    """Contribute simulation environments (gymnasium API) for agent apps such as ``control``.
+def register_hookspecs(register):
+    """Add hook specifications of a plugin's own, for other plugins to implement.
 
-    ``register(id="MyMaze-v0", entry_point="pkg.module:EnvClass", kwargs={}, description="...")``.
-    Returns nothing.
+    ``register(module_or_class)`` takes an object whose functions carry ``core.hookspec`` markers (pluggy's
+    ``add_hookspecs``). Called once, after every plugin has loaded. A registry hook of one's own is read
+    with ``core.get_manager().registry(hook_name, core.Schema(...))``; the control plugin's
+    ``register_environments`` is one. Returns nothing.
     """
 
 

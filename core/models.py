@@ -54,11 +54,11 @@ def is_offline() -> bool:
     for variable in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"):
         if os.environ.get(variable, "").lower() in ("1", "true", "yes", "on"):
             return True
-    return not _hub_reachable()
+    return not hub_reachable()
 
 
 @lru_cache(maxsize=1)
-def _hub_reachable(host: str = "huggingface.co", timeout: float = 2.0) -> bool:
+def hub_reachable(host: str = "huggingface.co", timeout: float = 2.0) -> bool:
     try:
         with socket.create_connection((host, 443), timeout=timeout):
             return True

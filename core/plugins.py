@@ -80,15 +80,22 @@ class Registry:
         self.kind = kind
         self.entries: dict[Any, Entry] = {}
 
+    def conflict(self, entry: Entry) -> PluginError:
+        first = self.entries[entry.key]
+        return PluginError(
+            f"{self.kind} {entry.key!r} is registered by both plugin '{first.plugin}' and plugin "
+            f"'{entry.plugin}'.",
+            hint=f"uninstall or disable one of them (APPS_DISABLE_PLUGINS={entry.plugin}).",
+        )
+
     def add(self, entry: Entry) -> None:
         if entry.key in self.entries:
-            first = self.entries[entry.key]
-            raise PluginError(
-                f"{self.kind} {entry.key!r} is registered by both plugin '{first.plugin}' and plugin "
-                f"'{entry.plugin}'.",
-                hint=f"uninstall or disable one of them (APPS_DISABLE_PLUGINS={entry.plugin}).",
-            )
+            raise self.conflict(entry)
         self.entries[entry.key] = entry
+
+    def owner(self, key) -> str | None:
+        """The plugin that registered ``key``, if any."""
+        return self.entries[key].plugin if key in self.entries else None
 
     def __contains__(self, key) -> bool:
         return key in self.entries
@@ -103,42 +110,68 @@ class Registry:
         return self.entries.keys()
 
 
-def _app_entry(plugin, app_class) -> Entry:
-    from core.app import App
+@dataclass(frozen=True)
+class Schema:
+    """What one ``register(**fields)`` call of a registry hook must and may pass, and what keys it.
 
-    if not (isinstance(app_class, type) and issubclass(app_class, App)):
-        raise PluginError(f"register_apps got {app_class!r}, which is not a subclass of core.App")
-    if not NAME_PATTERN.match(app_class.name or ""):
-        raise PluginError(f"app class {app_class.__name__} has an invalid name {app_class.name!r} (use lowercase letters)")
-    app_class.plugin = plugin
-    return Entry(app_class.name, app_class, plugin)
+    A plugin that adds a registry hook of its own (``register_hookspecs``) describes it with a Schema and
+    reads it with ``get_manager().registry(hook_name, schema)``.
+    """
 
+    kind: str
+    key: tuple[str, ...]
+    required: tuple[str, ...] = ()
+    optional: tuple[str, ...] = ("description",)
 
-def _keyword_entry(*required: str, key: tuple[str, ...]):
-    """``register(**fields)`` -> Entry keyed by ``key``, refusing a call that lacks a required field."""
-
-    def make(plugin, **fields) -> Entry:
-        missing = [name for name in required if not fields.get(name)]
+    def entry(self, plugin: str, **fields) -> Entry:
+        allowed = (*self.key, *self.required, *self.optional)
+        unknown = sorted(set(fields) - set(allowed))
+        if unknown:
+            raise PluginError(
+                f"a {self.kind} registration has unknown field(s) {', '.join(unknown)}; "
+                f"valid fields: {', '.join(allowed)}"
+            )
+        missing = [name for name in (*self.key, *self.required) if not fields.get(name)]
         if missing:
-            raise PluginError(f"registration {fields!r} lacks {', '.join(missing)}")
-        value = tuple(fields[name] for name in key)
-        return Entry(value[0] if len(key) == 1 else value, fields, plugin)
-
-    return make
+            raise PluginError(f"a {self.kind} registration {fields!r} lacks {', '.join(missing)}")
+        value = tuple(fields[name] for name in self.key)
+        return Entry(value[0] if len(self.key) == 1 else value, fields, plugin)
 
 
-# hook name -> (what it registers, how one ``register(...)`` call becomes an Entry)
+class AppSchema(Schema):
+    """``register_apps`` takes App classes, not fields."""
+
+    def entry(self, plugin: str, app_class=None, **fields) -> Entry:
+        from core.app import App
+
+        if fields or not (isinstance(app_class, type) and issubclass(app_class, App)):
+            raise PluginError(f"register_apps takes one subclass of core.App, got {app_class or fields!r}")
+        if not NAME_PATTERN.match(app_class.name or ""):
+            raise PluginError(
+                f"app class {app_class.__name__} has an invalid name {app_class.name!r} (use lowercase letters)"
+            )
+        app_class.plugin = plugin
+        return Entry(app_class.name, app_class, plugin)
+
+
+# The core's registry hooks (``core.hookspecs``) and what each registration holds.
 REGISTRIES = {
-    "register_apps": ("app", _app_entry),
-    "register_datasets": ("dataset", _keyword_entry("app", "name", "loader", key=("app", "name"))),
-    "register_recipes": ("recipe", _keyword_entry("app", "name", "path", key=("app", "name"))),
-    "register_sources": ("source", _keyword_entry("scheme", "opener", key=("scheme",))),
-    "register_environments": ("environment", _keyword_entry("id", "entry_point", key=("id",))),
+    "register_apps": AppSchema("app", key=("name",)),
+    "register_datasets": Schema("dataset", key=("app", "name"), required=("loader",)),
+    "register_recipes": Schema("recipe", key=("app", "name"), required=("path",)),
+    "register_sources": Schema("source", key=("scheme",), required=("opener",)),
 }
 
 
 class Manager:
-    """Loads plugins once and builds each registry the first time it is asked for."""
+    """Loads plugins once and builds each registry the first time it is asked for.
+
+    Hooks are called one implementation at a time, so that one plugin raising is reported and skipped
+    while the others go on, in pluggy's order: ``tryfirst`` implementations first, ``trylast`` ones last,
+    otherwise the plugin loaded last first. Hook wrappers (``hookwrapper``/``wrapper``) cannot take part in
+    such calls and are refused when the plugin loads. Whatever the order, a built-in app or recipe keeps its
+    name when a third-party plugin registers the same one.
+    """
 
     def __init__(self):
         self.pm = pluggy.PluginManager(hookspecs.PROJECT)
@@ -149,11 +182,11 @@ class Manager:
 
     # ---- loading ------------------------------------------------------------------------------
     def _load(self) -> None:
+        from core import __version__
+
         disabled = set(_env_list("APPS_DISABLE_PLUGINS") or [])
         for name in BUILTIN_PLUGINS:
             if name not in disabled:
-                from core import __version__
-
                 self._load_one(name, f"plugins.{name}", __version__, True, lambda n=name: f"plugins.{n}")
         allowed = _env_list("APPS_LOAD_PLUGINS")
         for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
@@ -161,14 +194,37 @@ class Manager:
                 continue
             version = ep.dist.version if ep.dist else "?"
             self._load_one(ep.name, ep.value, version, False, lambda ep=ep: ep)
+        self._add_plugin_hookspecs()
 
     def add_plugin(self, module, name: str, version: str = "?") -> None:
         """Register a plugin object directly (notebooks, tests, apps embedding the core)."""
         self.plugins[name] = PluginInfo(name=name, module=getattr(module, "__name__", repr(module)), version=version,
                                         builtin=False)
-        self.pm.register(module, name=name)
+        self._register(module, name)
         self.plugins[name].hooks = self._hooks_of(module)
+        self._add_plugin_hookspecs()
         self._registries.clear()
+
+    def _register(self, module, name: str) -> None:
+        self.pm.register(module, name=name)
+        for caller in self.pm.get_hookcallers(module) or []:
+            for impl in caller.get_hookimpls():
+                if impl.plugin is module and (impl.hookwrapper or getattr(impl, "wrapper", False)):
+                    self.pm.unregister(module)
+                    raise PluginError(
+                        f"{name}.{caller.name} is a hook wrapper, which transformer-apps does not support "
+                        "(each implementation is called on its own, so one failing plugin cannot stop the others)",
+                        hint="use @hookimpl(tryfirst=True) or @hookimpl(trylast=True) to run before or after "
+                        "the others.",
+                    )
+
+    def _add_plugin_hookspecs(self) -> None:
+        """Let plugins add hook specifications of their own (``register_hookspecs``)."""
+        for impl in self._impls("register_hookspecs"):
+            try:
+                impl.function(**_pick(impl, register=self.pm.add_hookspecs))
+            except Exception as exc:
+                self._fail_plugin(impl.plugin_name, exc)
 
     def _hooks_of(self, module) -> list[str]:
         return sorted(caller.name for caller in self.pm.get_hookcallers(module) or [])
@@ -185,7 +241,7 @@ class Manager:
         try:
             spec = target()
             module = spec.load() if isinstance(spec, metadata.EntryPoint) else importlib.import_module(spec)
-            self.pm.register(module, name=name)
+            self._register(module, name)
         except Exception as exc:  # a broken plugin must never break the CLI
             info.error = self._describe(exc)
             self._report(info, exc)
@@ -194,7 +250,7 @@ class Manager:
 
     @staticmethod
     def _describe(exc: BaseException) -> str:
-        return f"{type(exc).__name__}: {exc}".strip()
+        return exc.message if isinstance(exc, PluginError) else f"{type(exc).__name__}: {exc}".strip()
 
     def _report(self, info: PluginInfo, exc: BaseException | None = None) -> None:
         if _strict():
@@ -210,7 +266,7 @@ class Manager:
         info = self.plugins.get(name)
         if info is None:
             return
-        info.error = self._describe(exc) if not isinstance(exc, PluginError) else exc.message
+        info.error = self._describe(exc)
         self._report(info, exc)
         if self.pm.get_plugin(name) is not None:
             self.pm.unregister(name=name)
@@ -218,29 +274,47 @@ class Manager:
             for key in [key for key, entry in registry.entries.items() if entry.plugin == name]:
                 del registry.entries[key]
 
+    def _builtin(self, plugin: str) -> bool:
+        return plugin in self.plugins and self.plugins[plugin].builtin
+
+    # ---- hook calls ---------------------------------------------------------------------------
+    def _impls(self, hook_name: str) -> list:
+        """The implementations of a hook in pluggy's call order (it calls the end of its list first)."""
+        caller = getattr(self.pm.hook, hook_name, None)
+        return list(reversed(caller.get_hookimpls())) if caller is not None else []
+
     # ---- registries ---------------------------------------------------------------------------
-    def registry(self, hook_name: str) -> Registry:
-        """The registry filled by ``hook_name`` (``register_apps``, ``register_datasets`` ...)."""
+    def registry(self, hook_name: str, schema: Schema | None = None) -> Registry:
+        """The registry filled by ``hook_name``: the core's (``register_apps``, ``register_datasets`` ...)
+        or a plugin's own registry hook, described by ``schema``."""
         if hook_name not in self._registries:
-            kind, make_entry = REGISTRIES[hook_name]
-            registry = self._registries[hook_name] = Registry(kind)
-            # get_hookimpls() lists in load order: built-ins first, so they keep their names.
-            for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
-                staged: list[Entry] = []
-
-                def register(*args, _plugin=impl.plugin_name, _staged=staged, **kwargs):
-                    _staged.append(make_entry(_plugin, *args, **kwargs))
-
-                try:
-                    impl.function(register=register)
-                    for entry in staged:
-                        registry.add(entry)
-                except Exception as exc:
-                    self._fail_plugin(impl.plugin_name, exc)
+            schema = schema or REGISTRIES.get(hook_name)
+            if schema is None:
+                raise AppsError(f"no registry hook '{hook_name}'", hint=suggest(hook_name, REGISTRIES))
+            registry = self._registries[hook_name] = Registry(schema.kind)
+            for impl in self._impls(hook_name):
+                self._collect(impl, registry, schema)
         return self._registries[hook_name]
 
+    def _collect(self, impl, registry: Registry, schema: Schema) -> None:
+        """Call one plugin's registry hook; a failure drops everything that plugin registered."""
+        plugin = impl.plugin_name
+        staged: list[Entry] = []
+        try:
+            impl.function(**_pick(impl, register=lambda *args, **fields: staged.append(
+                schema.entry(plugin, *args, **fields))))
+            for entry in staged:
+                holder = registry.owner(entry.key)
+                if holder and self._builtin(plugin) and not self._builtin(holder):
+                    self._fail_plugin(holder, registry.conflict(entry))  # the built-in keeps its name
+                registry.add(entry)
+        except Exception as exc:
+            self._fail_plugin(plugin, exc)
+
     def apps(self) -> dict[str, type]:
-        return {entry.key: entry.value for entry in self.registry("register_apps")}
+        """Every app by name, in the order of their ``order`` attribute, then by name."""
+        entries = sorted(self.registry("register_apps"), key=lambda e: (e.value.order, e.key))
+        return {entry.key: entry.value for entry in entries}
 
     def app_class(self, name: str) -> type:
         apps = self.apps()
@@ -271,27 +345,27 @@ class Manager:
         raise AppsError(f"unknown recipe '{recipe}' for app '{app}'", hint=suggest(recipe, known))
 
     # ---- events -------------------------------------------------------------------------------
-    def notify_result(self, app, result: dict, context: dict) -> None:
-        for impl in self.pm.hook.on_result.get_hookimpls():
+    def _notify(self, hook_name: str, **kwargs) -> list:
+        """Call every implementation of an ``on_*`` hook; a failing one is reported, the others go on."""
+        results = []
+        for impl in self._impls(hook_name):
             try:
-                impl.function(**_pick(impl, app=app, result=result, context=context))
+                results.append(impl.function(**_pick(impl, **kwargs)))
             except Exception as exc:
-                print(f"warning: on_result of plugin '{impl.plugin_name}' failed: {exc}", file=sys.stderr)
+                print(f"warning: {hook_name} of plugin '{impl.plugin_name}' failed: {exc}", file=sys.stderr)
+        return results
+
+    def notify_result(self, app, result: dict, context: dict) -> None:
+        self._notify("on_result", app=app, result=result, context=context)
 
     def train_event(self, event: str, state: dict) -> bool:
         """Tell every plugin about a training event; True when one of them asks to stop."""
-        stop = False
-        for impl in self.pm.hook.on_train_event.get_hookimpls():
-            try:
-                stop = impl.function(**_pick(impl, event=event, state=state)) is True or stop
-            except Exception as exc:
-                print(f"warning: on_train_event of plugin '{impl.plugin_name}' failed: {exc}", file=sys.stderr)
-        return stop
+        return any(answer is True for answer in self._notify("on_train_event", event=event, state=state))
 
     def add_commands(self, cli) -> None:
-        for impl in self.pm.hook.register_commands.get_hookimpls():
+        for impl in self._impls("register_commands"):
             try:
-                impl.function(cli=cli)
+                impl.function(**_pick(impl, cli=cli))
             except Exception as exc:
                 self._fail_plugin(impl.plugin_name, exc)
 

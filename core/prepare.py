@@ -16,7 +16,7 @@ def prepare_all(apps: list[str] | None = None) -> dict[str, dict]:
     from core.plugins import get_manager
 
     manager = get_manager()
-    names = apps or sorted(name for name, cls in manager.apps().items() if cls.offers("prepare"))
+    names = apps or [name for name, cls in manager.apps().items() if cls.offers("prepare")]
     unknown = [n for n in names if n not in manager.apps()]
     if unknown:
         raise AppsError(f"unknown app(s): {', '.join(unknown)}")

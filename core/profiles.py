@@ -1,74 +1,41 @@
-"""Device profiles: defaults per board so that every app fits the memory it has.
+"""Device profiles: the hardware facts of a board, so that every app can fit the memory it has.
 
 A profile is detected from the machine (``/proc/device-tree/model`` and total memory on a Jetson; ``cpu``
 or ``cuda`` elsewhere) and can be forced with ``apps --profile NAME ...`` or ``APPS_PROFILE=NAME``.
-It contributes recipe settings per app (precision, batch size, sequence length, gradient checkpointing,
-model size); the engine applies them after the recipe file and before the command line's ``key=value``
-overrides, so an explicit override always wins.
+A profile knows nothing of the apps: each App says what a profile means for its recipes
+(``App.profile_settings``), and the engine applies that after the recipe file and before the command line's
+``key=value`` overrides, so an explicit override always wins.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from core.errors import AppsError
+from core.machine import device_tree_model, meminfo
 
 
 @dataclass(frozen=True)
 class Profile:
     name: str
     description: str
-    memory_gb: float  # what the board has; unified memory on Jetson (CPU and GPU share it)
+    accelerator: str  # "jetson" (unified memory: CPU and GPU share it), "cuda" or "cpu"
+    memory_gb: float  # what the board has; 0 where it varies (PCs)
     fp16_tflops: float  # dense FP16 tensor throughput, for the benchmark projections
     memory_bandwidth_gbs: float
-    recipe: dict = field(default_factory=dict)  # app -> recipe overrides
-    run: dict = field(default_factory=dict)  # app -> run-time defaults (model, precision)
-
-    def recipe_overrides(self, app: str) -> dict:
-        return dict(self.recipe.get(app, {}))
-
-    def run_defaults(self, app: str) -> dict:
-        return dict(self.run.get(app, {}))
 
 
 # Dense FP16 tensor TFLOPS: AGX Orin 64GB's GPU is rated 170 sparse INT8 TOPS = 85 dense INT8 = 42.5 dense
 # FP16; the smaller modules scale by CUDA cores x GPU clock (NX 16GB: 1024 @ 918 MHz, Nano 8GB: 1024 @ 625 MHz
-# against 2048 @ 1.3 GHz). Memory bandwidth: LPDDR5 as published (204.8 / 102.4 / 68 GB/s). Chat settings follow the Phi-1.5 LoRA recipe: the 1.4B model in fp16 needs
-# 2.8 GB of weights, so smaller boards shorten sequences and checkpoint activations.
+# against 2048 @ 1.3 GHz). Memory bandwidth: LPDDR5 as published (204.8 / 102.4 / 68 GB/s).
 PROFILES = {
-    "orin-nano-8gb": Profile(
-        "orin-nano-8gb", "Jetson Orin Nano 8GB", 8, 10.0, 68,
-        recipe={
-            "chat": {"batch_size": 1, "gradient_accumulation_steps": 16, "cutoff_len": 512,
-                     "gradient_checkpointing": True, "precision": "fp16"},
-            "vit": {"batch_size": 32, "precision": "fp16"},
-            "asr": {"batch_size": 8, "precision": "fp16"},
-        },
-        run={"vit": {"precision": "fp16"}, "chat": {"precision": "fp16"}},
-    ),
-    "orin-nx-16gb": Profile(
-        "orin-nx-16gb", "Jetson Orin NX 16GB", 16, 15.0, 102.4,
-        recipe={
-            "chat": {"batch_size": 2, "gradient_accumulation_steps": 8, "cutoff_len": 768,
-                     "gradient_checkpointing": True, "precision": "fp16"},
-            "vit": {"batch_size": 64, "precision": "fp16"},
-            "asr": {"batch_size": 16, "precision": "fp16"},
-        },
-        run={"vit": {"precision": "fp16"}, "chat": {"precision": "fp16"}},
-    ),
-    "agx-orin-64gb": Profile(
-        "agx-orin-64gb", "Jetson AGX Orin 64GB", 64, 42.5, 204.8,
-        recipe={
-            "chat": {"batch_size": 2, "gradient_accumulation_steps": 8, "cutoff_len": 1024, "precision": "fp16"},
-            "vit": {"batch_size": 128, "precision": "fp16"},
-            "asr": {"batch_size": 32, "precision": "fp16"},
-        },
-        run={"vit": {"precision": "fp16"}, "chat": {"precision": "fp16"}},
-    ),
-    "cuda": Profile("cuda", "a PC with an NVIDIA GPU", 0, 0, 0),
-    "cpu": Profile("cpu", "a PC without a GPU (fp32, or bf16 where the CPU has it)", 0, 0, 0),
+    "orin-nano-8gb": Profile("orin-nano-8gb", "Jetson Orin Nano 8GB", "jetson", 8, 10.0, 68),
+    "orin-nx-16gb": Profile("orin-nx-16gb", "Jetson Orin NX 16GB", "jetson", 16, 15.0, 102.4),
+    "agx-orin-64gb": Profile("agx-orin-64gb", "Jetson AGX Orin 64GB", "jetson", 64, 42.5, 204.8),
+    "cuda": Profile("cuda", "a PC with an NVIDIA GPU", "cuda", 0, 0, 0),
+    "cpu": Profile("cpu", "a PC without a GPU (fp32, or bf16 where the CPU has it)", "cpu", 0, 0, 0),
 }
 
 
@@ -88,8 +55,6 @@ def jetson_profile(model: str, memory_gb: float) -> str | None:
 
 def detect(root: Path = Path("/")) -> str:
     """Name of the profile that fits this machine (``root`` lets tests point at recorded fixtures)."""
-    from core.doctor import device_tree_model, meminfo
-
     model = device_tree_model(root)
     if model:
         name = jetson_profile(model, meminfo(root).get("MemTotal", 0) / 2**20)

@@ -39,7 +39,7 @@ CHECKPOINT_PATTERN = re.compile(r"^checkpoint-(\d+)$")
 
 
 # ---- atomic writes ------------------------------------------------------------------------------
-def _fsync_dir(folder: Path) -> None:
+def fsync_dir(folder: Path) -> None:
     try:
         fd = os.open(folder, os.O_RDONLY)
     except OSError:
@@ -73,7 +73,7 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:
@@ -112,7 +112,7 @@ def move_into(staging: Path, target: Path) -> list[str]:
                 os.fsync(handle.fileno())
             os.replace(item, destination)
         names.append(item.name)
-    _fsync_dir(target)
+    fsync_dir(target)
     return names
 
 

@@ -959,7 +959,7 @@ def profile_overrides(app) -> list[str]:
 
     profile = get_profile()
     fields = {f.name for f in dataclasses.fields(app.recipe_class)}
-    chosen = {key: value for key, value in profile.recipe_overrides(app.name).items() if key in fields}
+    chosen = {key: value for key, value in app.profile_settings(profile).items() if key in fields}
     if chosen:
         print(f"device profile {profile.name}: " + ", ".join(f"{k}={v}" for k, v in chosen.items()), file=sys.stderr)
     return [f"{key}={json.dumps(value)}" for key, value in chosen.items()]
@@ -993,3 +993,12 @@ def summary(run_dir: str | Path) -> str:
     """One line about a finished run (for apps that print it)."""
     info = load_run(run_dir)
     return json.dumps({k: info.get(k) for k in ("app", "recipe", "finetune", "global_step", "metrics")})
+
+
+def train_recipe(app, recipe_name: str, run_dir: str | Path, overrides=(), **options) -> Path:
+    """Train one of ``app``'s registered recipes, by name, into ``run_dir`` (as ``apps prepare`` does)."""
+    from core.plugins import get_manager
+    from core.recipes import load_recipe
+
+    recipe = load_recipe(app.recipe_class, get_manager().recipe_path(app.name, recipe_name), overrides)
+    return run_training(app, recipe, run_dir=run_dir, recipe_name=recipe_name, **options)
