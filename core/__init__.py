@@ -58,6 +58,7 @@ _EXPORTS = {
     "dtype_name": "core.device",
     "cpu_has_bf16": "core.device",
     # media
+    "Capture": "core.media.capture",
     "Frame": "core.media.sources",
     "FrameSource": "core.media.sources",
     "OpenCVCapture": "core.media.sources",

@@ -138,13 +138,19 @@ class Schema:
         return Entry(value[0] if len(self.key) == 1 else value, fields, plugin)
 
 
+def _is_app_class(value) -> bool:
+    """``issubclass(value, core.app.App)``, by the class's identity: core.app imports this module (App.emit
+    reaches the manager), so importing App here would close an import cycle."""
+    return isinstance(value, type) and any(
+        (base.__module__, base.__qualname__) == ("core.app", "App") for base in value.__mro__
+    )
+
+
 class AppSchema(Schema):
     """``register_apps`` takes App classes, not fields."""
 
     def entry(self, plugin: str, app_class=None, **fields) -> Entry:
-        from core.app import App
-
-        if fields or not (isinstance(app_class, type) and issubclass(app_class, App)):
+        if fields or not _is_app_class(app_class):
             raise PluginError(f"register_apps takes one subclass of core.App, got {app_class or fields!r}")
         if not NAME_PATTERN.match(app_class.name or ""):
             raise PluginError(

@@ -14,8 +14,9 @@ built-in ones (``core.media.sources.BUILTIN_SCHEMES``), so a plugin may add a sc
 Only numpy is imported here; OpenCV is imported when a source or sink is opened.
 """
 
+from core.media.capture import Capture
 from core.media.sinks import Sink, has_display, open_sink
-from core.media.sources import Capture, Frame, FrameSource, known_schemes, list_cameras, open_source
+from core.media.sources import Frame, FrameSource, known_schemes, list_cameras, open_source
 
 __all__ = [
     "Capture",

@@ -27,6 +27,7 @@ from urllib.parse import parse_qsl, urlsplit
 import numpy as np
 
 from core.errors import AppsError
+from core.media.capture import Capture
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".ppm", ".pgm")
 
@@ -43,29 +44,6 @@ class Frame:
     source: str
     data: Any = None
     meta: dict = field(default_factory=dict)
-
-
-class Capture:
-    """A device, stream or file read frame by frame. Subclass it to add a URI scheme.
-
-    ``live``: a camera or stream (newest frame wins, reconnect when lost) rather than a file.
-    ``open()`` raises :class:`AppsError` with a helpful message when the capture cannot start.
-    ``read()`` returns the next BGR image, or None at the end of a file or when a live capture failed.
-    """
-
-    live = False
-    description = "capture"
-    fps: float | None = None
-    meta: dict = {}
-
-    def open(self) -> None:
-        pass
-
-    def read(self) -> np.ndarray | None:
-        raise NotImplementedError
-
-    def close(self) -> None:
-        pass
 
 
 # ---- built-in captures ----------------------------------------------------------------------------

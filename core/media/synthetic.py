@@ -13,7 +13,7 @@ import time
 
 import numpy as np
 
-from core.media.sources import Capture
+from core.media.capture import Capture
 
 ITEMS = [str(d) for d in range(10)] + ["circle", "square", "triangle", "star"]
 
