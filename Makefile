@@ -40,9 +40,13 @@ run: $(VENV)/.installed
 	$(BIN)/apps prepare vit
 	$(BIN)/apps run vit $(RUN_ARGS)
 
+# ruff; Python 3.10 compatibility; the layering contracts (pyproject's [tool.importlinter]); no import cycle
+# and no private name imported between any two modules of core/ and plugins/.
 lint: $(VENV)/.installed
 	$(BIN)/ruff check $(SOURCES)
 	$(BIN)/vermin -q -t=3.10- --no-tips --violations --eval-annotations $(SOURCES)
+	$(BIN)/lint-imports
+	$(BIN)/python scripts/check_imports.py
 
 test: $(VENV)/.installed system-deps lint
 	$(BIN)/python -m pytest
