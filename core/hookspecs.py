@@ -8,11 +8,10 @@ first time the CLI needs that kind of thing. Hooks named ``on_*`` observe events
 Every hook is optional, and every argument is passed by keyword: an implementation may accept only the
 arguments it needs. Keep ``register_*`` implementations cheap: import no torch there.
 
-Order: each implementation is called on its own (a failing plugin is reported, the others go on), in pluggy's
-order: ``@hookimpl(tryfirst=True)`` first, ``@hookimpl(trylast=True)`` last, otherwise the plugin loaded last
-first (built-ins load before third-party plugins). Hook wrappers are refused when a plugin loads. A built-in
-app, recipe, dataset or source keeps its name when a third-party plugin registers the same one; any other
-clash of names is an error that names both plugins.
+Order: each implementation is called on its own (a failing plugin is reported, the others go on):
+``@hookimpl(tryfirst=True)`` first, ``@hookimpl(trylast=True)`` last, the others in load order (built-ins,
+then third-party plugins). Hook wrappers are refused when a plugin loads. A clash of names in a registry is
+an error that names both plugins; the first to register keeps the name, and a built-in always does.
 """
 
 from __future__ import annotations

@@ -151,7 +151,7 @@ class AppSchema(Schema):
 
     def entry(self, plugin: str, app_class=None, **fields) -> Entry:
         if fields or not _is_app_class(app_class):
-            raise PluginError(f"register_apps takes one subclass of core.App, got {app_class or fields!r}")
+            raise PluginError(f"register_apps got {app_class or fields!r}, which is not a subclass of core.App")
         if not NAME_PATTERN.match(app_class.name or ""):
             raise PluginError(
                 f"app class {app_class.__name__} has an invalid name {app_class.name!r} (use lowercase letters)"
@@ -173,10 +173,12 @@ class Manager:
     """Loads plugins once and builds each registry the first time it is asked for.
 
     Hooks are called one implementation at a time, so that one plugin raising is reported and skipped
-    while the others go on, in pluggy's order: ``tryfirst`` implementations first, ``trylast`` ones last,
-    otherwise the plugin loaded last first. Hook wrappers (``hookwrapper``/``wrapper``) cannot take part in
-    such calls and are refused when the plugin loads. Whatever the order, a built-in app or recipe keeps its
-    name when a third-party plugin registers the same one.
+    while the others go on: ``tryfirst`` implementations first, ``trylast`` ones last, the others in load
+    order (built-ins, then third-party plugins in entry-point order). Load order rather than pluggy's
+    newest-first keeps registries predictable: the first plugin to register a name keeps it, and the other
+    is reported. Hook wrappers (``hookwrapper``/``wrapper``) cannot take part in such calls and are refused
+    when the plugin loads. A built-in app, recipe, dataset or source keeps its name even against a
+    third-party ``tryfirst``.
     """
 
     def __init__(self):
@@ -285,9 +287,14 @@ class Manager:
 
     # ---- hook calls ---------------------------------------------------------------------------
     def _impls(self, hook_name: str) -> list:
-        """The implementations of a hook in pluggy's call order (it calls the end of its list first)."""
+        """A hook's implementations in call order: ``tryfirst`` ones, then the others in load order, then
+        ``trylast`` ones (pluggy keeps them as [trylast newest first, plain, tryfirst])."""
         caller = getattr(self.pm.hook, hook_name, None)
-        return list(reversed(caller.get_hookimpls())) if caller is not None else []
+        impls = caller.get_hookimpls() if caller is not None else []
+        first = [impl for impl in impls if impl.tryfirst]
+        last = [impl for impl in impls if impl.trylast]
+        plain = [impl for impl in impls if not (impl.tryfirst or impl.trylast)]
+        return first + plain + last[::-1]
 
     # ---- registries ---------------------------------------------------------------------------
     def registry(self, hook_name: str, schema: Schema | None = None) -> Registry:
