@@ -98,8 +98,8 @@ def test_librispeech_layout(tmp_path):
 
 def test_characters_outside_the_vocabulary_are_reported(capsys):
     from plugins.asr_tts.asr_model import CharVocab
-    from plugins.asr_tts.asr_train import filter_vocabulary
     from plugins.asr_tts.data import Utterance
+    from plugins.asr_tts.training import filter_vocabulary
 
     rows = [
         Utterance("a.wav", "Turn LEFT!", where="m.jsonl:1"),
@@ -313,3 +313,44 @@ def test_vad_segments_utterances_with_partials():
     assert len(finals) == 2
     assert any(kind == "partial" for kind, _ in events)
     assert 1.2 <= len(finals[0]) / 16000 <= 1.8  # 1.2 s of speech + pre-roll + the closing pause
+
+
+# ---- device profile, offline default ------------------------------------------------------------------
+def test_profile_settings_size_the_batch_on_a_jetson():
+    from core.profiles import Profile
+    from plugins.asr_tts.app import AsrApp
+
+    def board(accelerator, memory_gb):
+        return Profile("p", "", accelerator, memory_gb, 10.0, 100.0)
+
+    assert AsrApp.profile_settings(board("jetson", 8)) == {"batch_size": 8, "precision": "fp16"}
+    assert AsrApp.profile_settings(board("jetson", 16)) == {"batch_size": 16, "precision": "fp16"}
+    assert AsrApp.profile_settings(board("jetson", 64)) == {"batch_size": 32, "precision": "fp16"}
+    assert AsrApp.profile_settings(board("cuda", 80)) == {}
+
+
+def test_missing_default_says_apps_prepare(tmp_path, monkeypatch):
+    from plugins.asr_tts.app import AsrApp
+
+    monkeypatch.setenv("APPS_HOME", str(tmp_path))
+    with pytest.raises(AppsError) as caught:
+        AsrApp().load()
+    assert "apps prepare asr" in caught.value.hint
+
+
+def test_prepare_builds_the_default_recipe_through_the_core(tmp_path, monkeypatch):
+    """'apps prepare asr' hands the default recipe and the overrides to core.build_default (which stages
+    the build, so an interrupted prepare keeps the old default), and does nothing when it is built."""
+    from plugins.asr_tts import prepare
+    from plugins.asr_tts.app import AsrApp
+
+    monkeypatch.setenv("APPS_HOME", str(tmp_path))
+    calls = []
+    monkeypatch.setattr(
+        prepare, "build_default", lambda app, recipe, **kw: calls.append((recipe, kw)) or tmp_path
+    )
+    prepare.prepare_asr(AsrApp(), overrides=("max_steps=5",))
+    assert calls == [("conformer-ctc-commands", {"overrides": ["max_steps=5"], "force": False})]
+    monkeypatch.setattr(prepare, "default_is_built", lambda name: True)
+    assert "is ready" in prepare.prepare_asr(AsrApp())
+    assert len(calls) == 1

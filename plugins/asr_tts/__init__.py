@@ -3,11 +3,7 @@
 Hook implementations only: no torch, no audio libraries imported here.
 """
 
-from pathlib import Path
-
 from core import hookimpl
-
-RECIPES = Path(__file__).parent / "recipes"
 
 
 @hookimpl
@@ -21,49 +17,33 @@ def register_apps(register):
 
 @hookimpl
 def register_recipes(register):
-    from core.recipes import recipes_in
+    from core import recipes_in
+    from plugins.asr_tts.recipe import RECIPE_APPS, RECIPES_DIR
 
-    apps = {"tacotron2-commands": "tts"}
-    for name, path, description in recipes_in(RECIPES):
-        register(app=apps.get(name, "asr"), name=name, path=path, description=description)
-
-
-def _espeak_corpus(**options):
-    from plugins.asr_tts.asr_train import corpus_folder
-    from plugins.asr_tts.corpus import build_corpus
-
-    return build_corpus(corpus_folder(), **options)
-
-
-def _manifest(path):
-    from plugins.asr_tts.data import read_manifest
-
-    return read_manifest(path)
-
-
-def _librispeech(path):
-    from plugins.asr_tts.data import read_librispeech
-
-    return read_librispeech(path)
+    for name, path, description in recipes_in(RECIPES_DIR):
+        register(app=RECIPE_APPS.get(name, "asr"), name=name, path=path, description=description)
 
 
 @hookimpl
 def register_datasets(register):
+    from plugins.asr_tts.corpus import espeak_corpus
+    from plugins.asr_tts.data import read_librispeech, read_manifest
+
     register(
         app="asr",
         name="espeak-commands",
-        loader=_espeak_corpus,
+        loader=espeak_corpus,
         description="digits, robot commands and sentences synthesised with espeak-ng; held-out voices",
     )
     register(
         app="asr",
         name="manifest",
-        loader=_manifest,
+        loader=read_manifest,
         description="NeMo-style JSONL manifest (audio_filepath, text, duration)",
     )
     register(
         app="asr",
         name="librispeech",
-        loader=_librispeech,
+        loader=read_librispeech,
         description="a LibriSpeech split folder (*.trans.txt + *.flac)",
     )

@@ -1,4 +1,5 @@
-"""The asr, tts and assistant apps. Module level stays light (no torch): 'apps list' imports it."""
+"""The asr, tts and assistant apps: their command-line options, and each verb handed to the module that
+does it. Module level stays light (no torch, no numpy): 'apps list' imports it."""
 
 from __future__ import annotations
 
@@ -6,11 +7,8 @@ import json
 import sys
 from pathlib import Path
 
-from core import App
-from core.errors import AppsError
-from plugins.asr_tts.recipe import AsrRecipe, TacotronRecipe
-
-PARAKEET_HUB = "nvidia/parakeet-ctc-0.6b"
+from core import App, AppsError
+from plugins.asr_tts.recipe import PARAKEET_HUB, AsrRecipe, TacotronRecipe
 
 
 def _echo(text: str) -> None:
@@ -19,44 +17,20 @@ def _echo(text: str) -> None:
     click.echo(text)
 
 
-def _default_asr_model() -> str:
-    """The offline default run directory when it exists, else a clear way to make it."""
-    from core.paths import default_model_dir
-
-    folder = default_model_dir("asr")
-    if (folder / "vocab.json").is_file():
-        return str(folder)
-    raise AppsError(
-        "no ASR model yet: the offline default is not built",
-        hint=f"run 'apps prepare asr' (trains it, about 15 min on a CPU), or pass --model "
-        f"{PARAKEET_HUB} when online, or --model RUN_DIR from 'apps train asr'",
-    )
-
-
-def _inputs(paths) -> list[Path]:
-    from plugins.asr_tts.audio import audio_files
-
-    files = []
-    for raw in paths:
-        path = Path(raw)
-        if path.is_dir():
-            found = audio_files(path)
-            if not found:
-                raise AppsError(f"no audio files (wav, flac, ogg, mp3) in {path}")
-            files.extend(found)
-        elif path.exists():
-            files.append(path)
-        else:
-            raise AppsError(f"{path} does not exist", hint="give audio files or folders, or --mic")
-    return files
-
-
 class AsrApp(App):
     name = "asr"
     description = "Speech recognition with a Conformer (FastConformer CTC)"
     recipe_class = AsrRecipe
     default_model = None  # the offline default run built by 'apps prepare asr'
     default_recipe = "conformer-ctc-commands"
+
+    @classmethod
+    def profile_settings(cls, profile) -> dict:
+        """On a Jetson (memory shared by CPU and GPU): a batch that fits its memory, in fp16."""
+        if profile.accelerator != "jetson":
+            return {}
+        memory = profile.memory_gb
+        return {"batch_size": 8 if memory <= 8 else 16 if memory <= 16 else 32, "precision": "fp16"}
 
     @classmethod
     def cli_options(cls, verb: str) -> list:
@@ -140,9 +114,9 @@ class AsrApp(App):
 
     # ---- inference ------------------------------------------------------------------------------
     def load(self, model=None, device=None, dtype=None, decoder="auto"):
-        from plugins.asr_tts.asr_model import Transcriber
+        from plugins.asr_tts.asr_model import Transcriber, default_run
 
-        self.transcriber = Transcriber.load(model or _default_asr_model(), device, dtype, decoder)
+        self.transcriber = Transcriber.load(model or default_run(), device, dtype, decoder)
         self.model_name = str(model or "default")
         return self
 
@@ -170,9 +144,11 @@ class AsrApp(App):
         decoder="auto",
         **_,
     ):
+        from plugins.asr_tts.audio import input_files, load_audio
+
         if not inputs and not mic:
             raise AppsError("nothing to transcribe", hint="apps run asr FILE|DIR ... or apps run asr --mic")
-        files = _inputs(inputs)
+        files = input_files(inputs)
         self.load(model, device, decoder=decoder)
         self.transcriber.max_chunk_s = chunk_seconds
         if mic:
@@ -187,8 +163,6 @@ class AsrApp(App):
             ):
                 self._show(result, "microphone", as_json)
             return
-        from plugins.asr_tts.audio import load_audio
-
         for path in files:
             result = self.transcriber.transcribe([load_audio(path)])[0]
             self._show(result, str(path), as_json)
@@ -205,23 +179,24 @@ class AsrApp(App):
 
     # ---- training, evaluation -------------------------------------------------------------------
     def training_parts(self, recipe):
-        from plugins.asr_tts.asr_train import training_parts
+        from plugins.asr_tts.training import training_parts
 
         return training_parts(recipe)
 
     def evaluate(
         self, model=None, device="auto", as_json=False, dataset=None, limit=None, decoder="auto", **_
     ) -> dict:
-        from plugins.asr_tts.asr_eval import evaluate_asr
+        from plugins.asr_tts.asr_model import default_run
+        from plugins.asr_tts.evaluate import evaluate_asr
 
-        metrics = evaluate_asr(model or _default_asr_model(), dataset, limit, device, decoder)
+        metrics = evaluate_asr(model or default_run(), dataset, limit, device, decoder)
         _echo(json.dumps(metrics, indent=None if as_json else 2))
         return metrics
 
     def prepare(self, force=False, pretrained=False, overrides=(), **_) -> None:
-        from plugins.asr_tts.asr_eval import prepare_default
+        from plugins.asr_tts.prepare import prepare_asr
 
-        _echo(prepare_default(self, force, pretrained, list(overrides)))
+        _echo(prepare_asr(self, force, pretrained, overrides))
 
     def demo(self) -> None:
         from plugins.asr_tts.demo import build_asr_tab
@@ -229,9 +204,9 @@ class AsrApp(App):
         build_asr_tab(self)
 
     def benchmark(self, device="auto", seconds=10.0, skip_large=False, **_) -> list[dict]:
-        from plugins.asr_tts.asr_eval import benchmark_rows
+        from plugins.asr_tts.bench import asr_benchmark_rows
 
-        return benchmark_rows(device, seconds, skip_large)
+        return asr_benchmark_rows(device, seconds, skip_large)
 
 
 class TtsApp(App):
@@ -288,9 +263,9 @@ class TtsApp(App):
         return []
 
     def benchmark(self, device=None, **_) -> list[dict]:
-        from plugins.asr_tts.tts import benchmark_rows
+        from plugins.asr_tts.bench import tts_benchmark_rows
 
-        return benchmark_rows(device)
+        return tts_benchmark_rows(device)
 
     def load(self, model=None, device=None, dtype=None, engine="espeak", voice=None, speed=165, pitch=50):
         from plugins.asr_tts.tts import make_engine
@@ -355,14 +330,15 @@ class TtsApp(App):
         return training_parts(recipe)
 
     def prepare(self, force=False, overrides=(), **_) -> None:
-        from plugins.asr_tts.asr_eval import prepare_tacotron
+        from plugins.asr_tts.prepare import prepare_default
 
-        _echo(prepare_tacotron(self, force, list(overrides)))
+        _echo(prepare_default(self, force, overrides))
 
     def evaluate(self, model=None, asr_model=None, limit=40, device="auto", as_json=False, **_) -> dict:
-        from plugins.asr_tts.asr_eval import round_trip
+        from plugins.asr_tts.asr_model import default_run
+        from plugins.asr_tts.evaluate import evaluate_tts
 
-        metrics = round_trip(model, asr_model or _default_asr_model(), limit, device)
+        metrics = evaluate_tts(model, asr_model or default_run(), limit, device)
         _echo(json.dumps(metrics, indent=None if as_json else 2))
         return metrics
 
@@ -419,6 +395,7 @@ class AssistantApp(App):
         **_,
     ):
         from plugins.asr_tts.assistant import Assistant
+        from plugins.asr_tts.audio import input_files
 
         if not inputs and not mic:
             raise AppsError("nothing to listen to", hint="apps run assistant FILE|DIR ... or --mic")
@@ -432,7 +409,7 @@ class AssistantApp(App):
             Path(output_dir),
             play,
         )
-        utterances = assistant.from_mic(seconds) if mic else assistant.from_files(_inputs(inputs))
+        utterances = assistant.from_mic(seconds) if mic else assistant.from_files(input_files(inputs))
         for result in utterances:
             _echo(
                 json.dumps(result, ensure_ascii=False)

@@ -2,8 +2,8 @@
 collator, greedy or lexicon CTC decoding, WER/CER, and a ``Transcriber`` that loads a run directory or a
 hub model.
 
-``ParakeetForCTC`` exists in transformers >= 4.57 (checked against 4.57.1 and 5.24): its config takes the
-encoder as a dict, the CTC blank is ``pad_token_id`` and labels are padded with it, in both versions.
+``ParakeetForCTC`` needs transformers >= 4.57: its config takes the encoder as a dict, the CTC blank is
+``pad_token_id`` and labels are padded with it.
 """
 
 from __future__ import annotations
@@ -14,11 +14,12 @@ from pathlib import Path
 
 import numpy as np
 
-from core.errors import AppsError
+from core import AppsError
 
 BLANK = "<blank>"
 CHARS = list(" abcdefghijklmnopqrstuvwxyz'")
 VOCAB_FILE = "vocab.json"
+PREPARE_TAKES = "about 15 min on a CPU"  # how long 'apps prepare asr' trains
 # nvidia/parakeet-ctc-0.6b = transformers' ParakeetCTCConfig defaults (FastConformer, 24 layers, 609M params).
 PARAKEET_CTC_06B = {
     "hidden_size": 1024,
@@ -31,6 +32,13 @@ PARAKEET_CTC_06B = {
     "num_mel_bins": 80,
     "vocab_size": 1025,
 }
+
+
+def default_run() -> Path:
+    """The model 'apps prepare asr' built, or the error that says how to build it."""
+    from core import require_default
+
+    return require_default("asr", takes=PREPARE_TAKES)
 
 
 def transformers_parakeet():
@@ -303,7 +311,7 @@ class Transcriber:
         or ``auto`` (lexicon when the run has one)."""
         import torch
 
-        from core.device import resolve_device
+        from core import resolve_device
         from plugins.asr_tts.lexicon import LEXICON_FILE, Lexicon
 
         _, model_cls = transformers_parakeet()

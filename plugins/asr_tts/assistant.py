@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from core.errors import AppsError
+from core import AppsError
 
 
 class Assistant:
@@ -22,7 +22,7 @@ class Assistant:
         output_dir: Path = Path("assistant"),
         play: bool = False,
     ):
-        from core.plugins import get_manager
+        from core import get_manager
 
         manager = get_manager()
         self.app, self.play, self.output_dir = app, play, Path(output_dir)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.errors import AppsError
+from core import AppsError
 
 SAMPLE_RATE = 16000
 HOP_LENGTH = 160
@@ -92,6 +92,24 @@ def save_wav(path: str | Path, audio: np.ndarray, sample_rate: int = SAMPLE_RATE
 def audio_files(folder: str | Path) -> list[Path]:
     """Audio files under ``folder`` (recursive), sorted."""
     return sorted(p for p in Path(folder).rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES and p.is_file())
+
+
+def input_files(paths) -> list[Path]:
+    """The audio files that command-line ``paths`` name: files as given, folders searched; a clear error
+    for a missing path or a folder without audio."""
+    files = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            found = audio_files(path)
+            if not found:
+                raise AppsError(f"no audio files (wav, flac, ogg, mp3) in {path}")
+            files.extend(found)
+        elif path.exists():
+            files.append(path)
+        else:
+            raise AppsError(f"{path} does not exist", hint="give audio files or folders, or --mic")
+    return files
 
 
 def rms_dbfs(audio: np.ndarray) -> float:

@@ -4,6 +4,8 @@ Each utterance is spoken by a *voice* (an espeak-ng variant such as ``m3``, ``f2
 accent such as ``en-us`` or ``en-gb-scotland``) at a random speed and pitch. Whole voices are held out for
 the test split, so the word error rate measures how the model copes with speakers it never heard.
 Manifests are NeMo-style JSONL: ``{"audio_filepath", "text", "duration", "voice"}``.
+
+The tts app trains on a second, smaller corpus: one voice speaking the grammar (``build_voice_corpus``).
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from core.errors import AppsError
+from core import AppsError, data_dir
+from plugins.asr_tts.recipe import ESPEAK_CORPUS
 
 DIGITS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
 NUMBERS = DIGITS[1:] + ["ten"]
@@ -175,6 +178,16 @@ VARIANTS = [
 ]
 # Held out for the test split: never heard in training (men, women, the Klatt synthesiser, named voices).
 TEST_VARIANTS = ["m4", "f3", "Andy", "linda", "klatt2", "quincy", "steph", "david", "Annie", "norbert"]
+
+
+def corpus_folder() -> Path:
+    """Where the asr corpus is synthesised: ``$APPS_HOME/data/asr/espeak-commands``."""
+    return data_dir("asr") / ESPEAK_CORPUS
+
+
+def espeak_corpus(**options) -> dict:
+    """The ``espeak-commands`` dataset: ``build_corpus`` into ``corpus_folder()``."""
+    return build_corpus(corpus_folder(), **options)
 
 
 def espeak_binary() -> str | None:
@@ -343,3 +356,32 @@ def build_corpus(
     }
     info_path.write_text(json.dumps(info, indent=2))
     return info
+
+
+def build_voice_corpus(folder: Path, voice: str, speed: int, size: int, seed: int) -> Path:
+    """One voice speaking the fixed phrases of the grammar, then random commands up to ``size``:
+    ``train.jsonl`` and ``test.jsonl`` (a twentieth) in ``folder``. Reused when its settings match."""
+    from plugins.asr_tts.audio import load_audio, save_wav
+
+    manifest = folder / "train.jsonl"
+    stamp = folder / "corpus.json"
+    settings = {"voice": voice, "speed": speed, "size": size, "seed": seed}
+    if manifest.is_file() and stamp.is_file() and json.loads(stamp.read_text()) == settings:
+        return folder
+    rng = random.Random(seed)
+    fixed = corpus_texts()
+    texts = fixed[:size] + [random_text(rng) for _ in range(max(0, size - len(fixed)))]
+    (folder / "audio").mkdir(parents=True, exist_ok=True)
+    rows = []
+    for i, text in enumerate(texts):
+        raw = synthesize(text, folder / "audio" / f"raw-{i:05d}.wav", voice, speed, 50)
+        path = save_wav(folder / "audio" / f"{i:05d}.wav", load_audio(raw))
+        raw.unlink()
+        rows.append({"audio_filepath": f"audio/{path.name}", "text": text})
+    rng.shuffle(rows)
+    held = max(1, len(rows) // 20) if len(rows) > 1 else 0
+    for name, part in (("test", rows[:held]), ("train", rows[held:])):
+        with open(folder / f"{name}.jsonl", "w", encoding="utf-8") as out:
+            out.writelines(json.dumps(row) + "\n" for row in part)
+    stamp.write_text(json.dumps(settings))
+    return folder

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.errors import AppsError
+from core import AppsError
 
 
 @dataclass

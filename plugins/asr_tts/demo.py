@@ -7,7 +7,7 @@ def transcribe(app, audio) -> str:
     """``audio`` from gr.Audio(type="numpy"): (rate, samples int16/float, mono or stereo)."""
     import numpy as np
 
-    from core.errors import AppsError
+    from core import AppsError
     from plugins.asr_tts.audio import downmix, resample
 
     if audio is None:
@@ -25,7 +25,7 @@ def transcribe(app, audio) -> str:
 def build_asr_tab(app) -> None:
     import gradio as gr
 
-    from core.demo import friendly
+    from core import friendly
 
     audio = gr.Audio(sources=["microphone", "upload"], type="numpy", label="speech", elem_id="asr-audio")
     button = gr.Button("Transcribe", variant="primary", elem_id="asr-run")
@@ -39,7 +39,7 @@ def build_asr_tab(app) -> None:
 def build_tts_tab(app) -> None:
     import gradio as gr
 
-    from core.demo import friendly
+    from core import friendly
 
     def say(text):
         result = app.predict([text])[0]

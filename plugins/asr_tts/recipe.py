@@ -1,14 +1,20 @@
-"""Recipe settings of the asr and tts apps (light: no torch)."""
+"""Recipe settings of the asr and tts apps, and where their recipe files live (light: no torch)."""
 
 from __future__ import annotations
 
 import typing
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Union
 
-from core.recipes import Recipe
+from core import Recipe
 
-ESPEAK_CORPUS = "espeak-commands"
+RECIPES_DIR = Path(__file__).parent / "recipes"
+# the app each recipe file trains (every other recipe file is the asr app's)
+RECIPE_APPS = {"tacotron2-commands": "tts"}
+ESPEAK_CORPUS = "espeak-commands"  # the dataset name of the synthesised corpus
+# the pretrained model that parakeet-finetune starts from and 'apps prepare asr --pretrained' caches
+PARAKEET_HUB = "nvidia/parakeet-ctc-0.6b"
 
 
 @dataclass

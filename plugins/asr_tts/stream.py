@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
 
-from core.errors import AppsError
+from core import AppsError
 from plugins.asr_tts.audio import SAMPLE_RATE
 
 BLOCK_S = 0.1

@@ -1,8 +1,8 @@
 """Tacotron 2 (torchaudio.models.Tacotron2) trained on one espeak-ng voice, voiced with Griffin-Lim.
 
-The engine trains ``TacotronForTraining`` (the model plus its loss: mel MSE before and after the postnet,
-the stop-gate BCE and a guided-attention term); the run directory holds ``model.safetensors`` and
-``tts_config.json``.
+``training_parts`` gives the core engine ``TacotronForTraining`` (the model plus its loss: mel MSE before and
+after the postnet, the stop-gate BCE and a guided-attention term) on a one-voice espeak-ng corpus; the run
+directory holds ``model.safetensors`` and ``tts_config.json``. ``load_tacotron`` reads it back for speaking.
 """
 
 from __future__ import annotations
@@ -16,10 +16,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from core.errors import AppsError
+from core import AppsError
+from plugins.asr_tts.recipe import ESPEAK_CORPUS
 
 SYMBOLS = ["_", *" abcdefghijklmnopqrstuvwxyz'.,?!-"]
 CONFIG_FILE = "tts_config.json"
+PREPARE_TAKES = "about 30 minutes on 2 CPU cores"  # how long 'apps prepare tts' trains
 
 
 @dataclass
@@ -157,43 +159,12 @@ class TacotronDataset:
         return {"tokens": text_to_ids(row.text), "mel": log_mel(audio, self.transform)}
 
 
-def build_voice_corpus(folder: Path, voice: str, speed: int, size: int, seed: int) -> Path:
-    """One voice speaking the fixed phrases of the grammar, then random commands up to ``size``: ``train.jsonl``, ``test.jsonl``."""
-    import random
-
-    from plugins.asr_tts.audio import load_audio, save_wav
-    from plugins.asr_tts.corpus import corpus_texts, random_text, synthesize
-
-    manifest = folder / "train.jsonl"
-    stamp = folder / "corpus.json"
-    settings = {"voice": voice, "speed": speed, "size": size, "seed": seed}
-    if manifest.is_file() and stamp.is_file() and json.loads(stamp.read_text()) == settings:
-        return folder
-    rng = random.Random(seed)
-    fixed = corpus_texts()
-    texts = fixed[:size] + [random_text(rng) for _ in range(max(0, size - len(fixed)))]
-    (folder / "audio").mkdir(parents=True, exist_ok=True)
-    rows = []
-    for i, text in enumerate(texts):
-        raw = synthesize(text, folder / "audio" / f"raw-{i:05d}.wav", voice, speed, 50)
-        path = save_wav(folder / "audio" / f"{i:05d}.wav", load_audio(raw))
-        raw.unlink()
-        rows.append({"audio_filepath": f"audio/{path.name}", "text": text})
-    rng.shuffle(rows)
-    held = max(1, len(rows) // 20) if len(rows) > 1 else 0
-    for name, part in (("test", rows[:held]), ("train", rows[held:])):
-        with open(folder / f"{name}.jsonl", "w", encoding="utf-8") as out:
-            out.writelines(json.dumps(row) + "\n" for row in part)
-    stamp.write_text(json.dumps(settings))
-    return folder
-
-
 def training_parts(recipe):
-    from core.paths import data_dir
-    from core.training import TrainingParts
+    from core import TrainingParts, data_dir
+    from plugins.asr_tts.corpus import build_voice_corpus
     from plugins.asr_tts.data import read_any, report_skipped
 
-    if recipe.dataset in (None, "espeak-commands"):
+    if recipe.dataset in (None, ESPEAK_CORPUS):
         folder = build_voice_corpus(
             data_dir("tts") / f"espeak-{recipe.voice.replace('+', '-')}",
             recipe.voice,
@@ -279,17 +250,24 @@ class TacotronSynthesizer:
         return wave.numpy().astype(np.float32), self.settings.sample_rate
 
 
+def default_run() -> Path:
+    """The Tacotron 2 that 'apps prepare tts' built, or the error that says how to build it."""
+    from core import require_default
+
+    return require_default("tts", takes=PREPARE_TAKES)
+
+
 def load_tacotron(folder: str | Path, device=None) -> TacotronSynthesizer:
     from safetensors.torch import load_file
 
-    from core.device import resolve_device
+    from core import resolve_device
 
     folder = Path(folder)
     config_path = folder / CONFIG_FILE
     if not config_path.is_file():
         raise AppsError(
             f"{folder} holds no trained Tacotron 2 ({CONFIG_FILE} is missing)",
-            hint="train it: apps prepare tts (about 30 minutes on 2 CPU cores), "
+            hint=f"train it: apps prepare tts ({PREPARE_TAKES}), "
             "or apps train tts --recipe tacotron2-commands",
         )
     config = json.loads(config_path.read_text())

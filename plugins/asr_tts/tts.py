@@ -7,14 +7,13 @@ Every engine's ``synthesize(text)`` returns ``(float32 mono audio, sample_rate)`
 from __future__ import annotations
 
 import re
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
-from core.errors import AppsError
+from core import AppsError
 
 ENGINES = ("espeak", "vits", "tacotron2")
 DEFAULT_VITS = "facebook/mms-tts-eng"
@@ -56,7 +55,7 @@ class VitsEngine:
         import torch
         from transformers import AutoTokenizer, VitsModel
 
-        from core.device import resolve_device
+        from core import resolve_device
 
         self.device = resolve_device(device or "auto")
         source = model or DEFAULT_VITS
@@ -83,16 +82,15 @@ class VitsEngine:
 
 
 class TacotronEngine:
-    """Tacotron 2 from a ``tacotron2-commands`` run directory; Griffin-Lim turns mels into sound."""
+    """Tacotron 2 from a ``tacotron2-commands`` run directory (default: the one 'apps prepare tts' built);
+    Griffin-Lim turns mels into sound."""
 
     name = "tacotron2"
 
     def __init__(self, model: str | None = None, device: str | None = None):
-        from core.paths import default_model_dir
-        from plugins.asr_tts.tacotron import load_tacotron
+        from plugins.asr_tts.tacotron import default_run, load_tacotron
 
-        folder = Path(model) if model else default_model_dir("tts")
-        self.tts = load_tacotron(folder, device)
+        self.tts = load_tacotron(Path(model) if model else default_run(), device)
 
     def synthesize(self, text: str) -> tuple[np.ndarray, int]:
         return self.tts.synthesize(text)
@@ -148,59 +146,3 @@ def play(audio: np.ndarray, rate: int) -> None:
         raise AppsError(
             f"no audio output device: {exc}", hint="write a file with -o out.wav instead"
         ) from None
-
-
-BENCH_SENTENCES = [
-    "turn left",
-    "move forward three",
-    "pick up the red block",
-    "rotate right five degrees",
-    "what time is it",
-    "the battery is low",
-    "stop",
-    "how are you today",
-]
-
-
-def benchmark_rows(device: str | None = None) -> list[dict]:
-    """Real-time factor (synthesis seconds / audio seconds) over command sentences, latency of one short
-    command and peak memory, for espeak-ng and, once 'apps prepare tts' has built it, the Tacotron 2 default
-    (Griffin-Lim included), which is measured against espeak-ng."""
-    from core.bench import PeakMemory
-
-    engines = [("espeak-ng", EspeakEngine("en-us"))]
-    try:
-        engines.append(("tacotron2 offline default + Griffin-Lim", TacotronEngine(None, device)))
-    except AppsError as exc:
-        print(f"tacotron2 row skipped: {exc.message}", file=sys.stderr)
-    rows, espeak_rows = [], None
-    for name, engine in engines:
-        speak(engine, "warm up")
-        with PeakMemory(device or "cpu") as memory:
-            results = [speak(engine, text) for text in BENCH_SENTENCES]
-        latency = sorted(speak(engine, "turn left")["seconds"] for _ in range(3))[1]
-        rtf = sum(r["seconds"] for r in results) / sum(r["duration_s"] for r in results)
-        pair = [
-            {
-                "name": f"{name}: {len(results)} command sentences",
-                "metric": "real-time factor",
-                "value": round(rtf, 4),
-                "unit": "x",
-                "better": "lower",
-                "peak_rss_mb": round(memory.peak / 2**20, 1),
-            },
-            {
-                "name": f"{name}: 'turn left', text -> whole waveform",
-                "metric": "latency",
-                "value": round(1000 * latency, 1),
-                "unit": "ms",
-                "better": "lower",
-            },
-        ]
-        if espeak_rows is None:
-            espeak_rows = pair
-        else:  # Tacotron 2 beside espeak-ng, measured in the same run
-            for ours, peer in zip(pair, espeak_rows, strict=True):
-                ours.update(peer="espeak-ng", peer_value=peer["value"])
-        rows += pair
-    return rows

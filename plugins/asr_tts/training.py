@@ -1,18 +1,16 @@
-"""What the core engine needs to train the asr app: datasets, model, collator, metrics, save hook."""
+"""What the core engine needs to train the asr app: datasets, model, collator, metrics, save hook.
+
+The espeak-ng corpus is synthesised here, before training starts (``resolve_datasets``), when the recipe
+asks for it and it is not built yet. The tts app's training lives in tacotron.py.
+"""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
 
-from core.errors import AppsError
+from core import AppsError
 from plugins.asr_tts.recipe import ESPEAK_CORPUS, AsrRecipe
-
-
-def corpus_folder() -> Path:
-    from core.paths import data_dir
-
-    return data_dir("asr") / ESPEAK_CORPUS
 
 
 def resolve_datasets(recipe: AsrRecipe):
@@ -21,13 +19,12 @@ def resolve_datasets(recipe: AsrRecipe):
 
     spec = recipe.dataset or ESPEAK_CORPUS
     if spec == ESPEAK_CORPUS:
-        from plugins.asr_tts.corpus import build_corpus
+        from plugins.asr_tts.corpus import espeak_corpus
 
-        info = build_corpus(
-            corpus_folder(),
-            recipe.corpus_train_size,
-            recipe.corpus_test_size,
-            recipe.corpus_seed,
+        info = espeak_corpus(
+            train_size=recipe.corpus_train_size,
+            test_size=recipe.corpus_test_size,
+            seed=recipe.corpus_seed,
             progress=lambda line: print(line, file=sys.stderr),
         )
         spec = str(Path(info["train"]).parent)
@@ -63,7 +60,9 @@ def filter_vocabulary(rows, vocab, policy: str, label: str):
 
 
 def training_parts(recipe: AsrRecipe):
-    from core.training import TrainingParts
+    """``model: null`` builds a small FastConformer with a character vocabulary; a run directory of ours
+    continues it; a hub id or folder fine-tunes a pretrained ParakeetForCTC with its own tokenizer."""
+    from core import TrainingParts
     from plugins.asr_tts.asr_model import (
         VOCAB_FILE,
         CharVocab,
