@@ -195,10 +195,49 @@ def test_offline_without_prepared_default_says_to_prepare(tmp_path, monkeypatch)
         chat_model.resolve_model_ref(chat_model.TINY_BASE)
 
 
+def test_model_specs_resolve_through_core(tmp_path, monkeypatch):
+    from plugins.chat import model as chat_model
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "config.json").write_text("{}")
+    ref = chat_model.resolve_chat_model("./m")
+    assert ref.kind == "folder" and ref.location == str((tmp_path / "m").resolve())
+    assert chat_model.resolve_chat_model("org/name").kind == "hub"
+    (tmp_path / "model.onnx").write_bytes(b"")
+    with pytest.raises(AppsError, match="not a causal language model"):
+        chat_model.resolve_chat_model("model.onnx")
+
+
+def test_offline_prepare_builds_the_chain_and_rebuilds_the_adapter_on_a_new_base(tmp_path, monkeypatch):
+    from plugins.chat import prepare as chat_prepare
+    from plugins.chat.app import ChatApp
+
+    monkeypatch.setenv("APPS_HOME", str(tmp_path))
+    calls = []
+
+    def build(app, recipe_name, folder=None, overrides=(), force=False, **_):
+        calls.append((recipe_name, folder, dict(overrides), force))
+        return folder or tmp_path / "models" / "chat" / "default"
+
+    monkeypatch.setattr(chat_prepare, "build_default", build)
+    monkeypatch.setattr(chat_prepare, "is_offline", lambda: True)
+    base = tmp_path / "models" / "chat" / "tiny-en-base"
+    chat_prepare.prepare(ChatApp())
+    assert calls == [("tiny-en-base", base, {}, False), ("tiny-zh-lora", None, {"model": str(base)}, True)]
+    monkeypatch.setattr(chat_prepare, "default_is_built", lambda app_name, folder=None: True)
+    calls.clear()
+    chat_prepare.prepare(ChatApp())
+    assert [force for *_, force in calls] == [False, False], "a built chain is left as it is"
+    calls.clear()
+    chat_prepare.prepare(ChatApp(), force=True)
+    assert [force for *_, force in calls] == [True, True]
+
+
 def test_chat_recipes_validate():
     from core.plugins import get_manager
     from core.recipes import load_recipe
-    from plugins.chat.app import ChatRecipe
+    from plugins.chat.recipe import ChatRecipe
 
     manager = get_manager()
     names = set(manager.recipes("chat"))
@@ -221,8 +260,9 @@ def test_chat_recipes_validate():
     nx = load_recipe(ChatRecipe, manager.recipe_path("chat", "phi15-zh-lora-orin-nx"))
     assert nx.gradient_checkpointing and nx.batch_size * nx.gradient_accumulation_steps == 16
     from core.profiles import PROFILES
+    from plugins.chat.app import ChatApp
 
-    board = PROFILES["orin-nx-16gb"].recipe_overrides("chat")
+    board = ChatApp.profile_settings(PROFILES["orin-nx-16gb"])
     assert {key: getattr(nx, key) for key in board} == board, "the recipe and the device profile must agree"
     with pytest.raises(AppsError, match="on_error"):
         load_recipe(ChatRecipe, None, ["on_error=ignore"])

@@ -53,7 +53,8 @@ def tiny_base(env):
 def lora_run(env, tiny_base):
     from core import run_training
     from core.recipes import load_recipe
-    from plugins.chat.app import ChatApp, ChatRecipe
+    from plugins.chat.app import ChatApp
+    from plugins.chat.recipe import ChatRecipe
 
     data = env / "qa.jsonl"
     data.write_text(
@@ -214,7 +215,7 @@ def test_openai_api_models_completion_and_stream(lora_run):
 
 def test_terminal_chat_keeps_history_resets_and_emits(lora_run):
     from plugins.chat.app import ChatApp
-    from plugins.chat.chat import terminal_chat
+    from plugins.chat.live import terminal_chat
     from plugins.chat.model import Sampling
 
     app = ChatApp().load(str(lora_run), "cpu", "fp32")
@@ -237,7 +238,7 @@ def test_terminal_chat_keeps_history_resets_and_emits(lora_run):
 
 def test_ctrl_c_during_an_answer_stops_that_answer_and_the_chat_goes_on(lora_run):
     from plugins.chat.app import ChatApp
-    from plugins.chat.chat import terminal_chat
+    from plugins.chat.live import terminal_chat
     from plugins.chat.model import Sampling
 
     app = ChatApp().load(str(lora_run), "cpu", "fp32")

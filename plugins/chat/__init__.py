@@ -1,10 +1,8 @@
-"""Built-in plugin: chatbot (terminal chat, OpenAI-compatible API, Chinese LoRA adaptation of Phi-1.5)."""
+"""Built-in plugin: chatbot (terminal chat, OpenAI-compatible API, Chinese LoRA adaptation of Phi-1.5).
 
-from pathlib import Path
+Hook implementations only; what they register is imported when the hook runs."""
 
 from core import hookimpl
-
-RECIPES = Path(__file__).parent / "recipes"
 
 
 @hookimpl
@@ -16,23 +14,20 @@ def register_apps(register):
 
 @hookimpl
 def register_recipes(register):
-    from core.recipes import recipes_in
+    from core import recipes_in
+    from plugins.chat.recipe import RECIPES_DIR
 
-    for name, path, description in recipes_in(RECIPES):
+    for name, path, description in recipes_in(RECIPES_DIR):
         register(app="chat", name=name, path=path, description=description)
-
-
-def _zh_instruct(split: str = "train", **_):
-    from plugins.chat.data import load_zh_instruct
-
-    return load_zh_instruct(split)
 
 
 @hookimpl
 def register_datasets(register):
+    from plugins.chat.data import zh_instruct_dataset
+
     register(
         app="chat",
         name="zh-instruct",
-        loader=_zh_instruct,
+        loader=zh_instruct_dataset,
         description="331 hand-written Chinese instructions + 400 generated arithmetic; fixed 10% test split",
     )

@@ -1,40 +1,12 @@
-"""The chat app. Module level stays light (no torch): 'apps list' imports it."""
+"""The chat app: its command-line options, and each verb handed to the module that does the work.
+Module level stays light (no torch): 'apps list' imports it."""
 
 from __future__ import annotations
 
 import json
-import sys
-import typing
-from dataclasses import dataclass, field
-from typing import Any, Union
 
-from core import App
-from core.errors import AppsError
-from core.recipes import Recipe
-
-
-@dataclass
-class ChatRecipe(Recipe):
-    """Chat fine-tuning (LLaMA-Factory's names where they exist) and the miniature pretraining."""
-
-    task: str = "sft"  # sft (instruction tuning) | pretrain (the miniature English base, from scratch)
-    template: str = "default"
-    dataset_dir: Union[str, None] = None  # noqa: UP007  (folder with LLaMA-Factory's dataset_info.json)
-    eval_dataset: Union[str, None] = None  # noqa: UP007
-    val_size: float = 0.0
-    max_samples: Union[int, None] = None  # noqa: UP007
-    cutoff_len: int = 1024
-    on_error: str = "skip"  # malformed records: skip (reported with file:line) | fail
-    replay_english: float = 0.0  # English text blocks mixed in, as a share of the chat samples
-    extend_vocab: int = 0  # add up to N Chinese tokens learned from the training set
-    vocab_size: int = 2048  # pretrain: byte-level BPE vocabulary
-    model_config: dict[str, Any] = field(default_factory=dict)  # pretrain: PhiConfig overrides
-
-    CHOICES: typing.ClassVar[dict[str, tuple[str, ...]]] = {
-        **Recipe.CHOICES,
-        "task": ("sft", "pretrain"),
-        "on_error": ("skip", "fail"),
-    }
+from core import App, AppsError
+from plugins.chat.recipe import ChatRecipe, settings_for_profile
 
 
 def _sampling_options() -> list:
@@ -77,6 +49,10 @@ class ChatApp(App):
     description = "Chatbot with streamed answers; Phi-1.5 adapted to Chinese with LoRA"
     recipe_class = ChatRecipe
     default_model = "microsoft/phi-1_5"
+
+    @classmethod
+    def profile_settings(cls, profile) -> dict:
+        return settings_for_profile(profile)
 
     @classmethod
     def cli_options(cls, verb: str) -> list:
@@ -165,12 +141,12 @@ class ChatApp(App):
 
     def predict(self, inputs):
         """``inputs``: a list of conversations (lists of messages); returns one answer dict each."""
-        from plugins.chat.model import Sampling, generate
+        from plugins.chat.model import Sampling, answer_result, generate
 
         results = []
         for messages in inputs:
             answer = generate(self.chat, messages, Sampling(do_sample=False), stream=False)
-            results.append(_result(messages, answer))
+            results.append(answer_result(messages, answer))
         return results
 
     def run(
@@ -191,19 +167,18 @@ class ChatApp(App):
         greedy=False,
         **_,
     ):
-        from plugins.chat.chat import terminal_chat
-
-        self.load(model, device, precision, adapter, template)
+        from plugins.chat.live import terminal_chat
         from plugins.chat.model import Sampling
 
+        self.load(model, device, precision, adapter, template)
         sampling = Sampling(max_new_tokens, temperature, top_p, top_k, repetition_penalty, not greedy)
         terminal_chat(self, sampling, system=system, prompt=prompt, stream=not no_stream)
 
     # ---- training and evaluation --------------------------------------------------------------
     def training_parts(self, recipe):
-        from plugins.chat.train import build_parts
+        from plugins.chat.training import training_parts
 
-        return build_parts(recipe)
+        return training_parts(recipe)
 
     def evaluate(
         self,
@@ -255,30 +230,11 @@ class ChatApp(App):
         serve(self, host=host, port=port, max_new_tokens=max_new_tokens)
 
     def benchmark(self, model=None, phi15_random=None, phi15_dtypes="auto", tokens=64, **_):
-        from plugins.chat.bench import decode_benchmark, phi15_plan
-        from plugins.chat.cpu_decode import prefer_sleeping_threads
+        from plugins.chat.bench import benchmark
 
-        prefer_sleeping_threads()  # before phi15_plan imports torch
-
-        return decode_benchmark(model, phi15_dtypes=phi15_plan(phi15_random, phi15_dtypes), tokens=tokens)
+        return benchmark(model, phi15_random, phi15_dtypes, tokens)
 
     def demo(self):
         from plugins.chat.demo import build_tab
 
         build_tab(self)
-
-
-def _result(messages: list[dict], answer) -> dict:
-    return {
-        "prompt": messages[-1]["content"],
-        "answer": answer.text,
-        "tokens": answer.tokens,
-        "seconds": round(answer.seconds, 4),
-        "tokens_per_second": round(answer.tokens / answer.seconds, 2) if answer.seconds > 0 else None,
-        "first_token_seconds": round(answer.first_token_s, 4) if answer.first_token_s is not None else None,
-        "stopped_by": answer.stopped_by,
-    }
-
-
-def print_err(text: str) -> None:
-    print(text, file=sys.stderr)

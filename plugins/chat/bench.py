@@ -7,20 +7,23 @@ from __future__ import annotations
 import sys
 import time
 
+from core import cpu_has_bf16
+from plugins.chat.cpu_decode import prefer_sleeping_threads, use_openblas_gemv
+from plugins.chat.model import ChatModel, Sampling, generate, load_chat_model
+from plugins.chat.templates import get_template
+
 PROMPT = [{"role": "user", "content": "请介绍一下你自己，并说说怎样才能睡个好觉。"}]
 
 
 def measure_decode(chat, tokens: int, repeat: int = 2) -> tuple[dict, dict]:
     import torch
 
-    from plugins.chat.model import Sampling, generate
-
     # Fixed length (min_new_tokens, no stop markers): both paths decode the same number of tokens.
     sampling = Sampling(max_new_tokens=tokens, min_new_tokens=tokens, do_sample=False, repetition_penalty=1.0)
     prompt = chat.template.render(PROMPT, chat.tokenizer.eos_token or "")
-    inputs = chat.tokenizer(prompt, return_tensors="pt", add_special_tokens=False, return_token_type_ids=False).to(
-        chat.model.device
-    )
+    inputs = chat.tokenizer(
+        prompt, return_tensors="pt", add_special_tokens=False, return_token_type_ids=False
+    ).to(chat.model.device)
 
     def bare():
         start = time.perf_counter()
@@ -100,8 +103,6 @@ def phi15_plan(wanted: bool | None, dtypes: str) -> list[str]:
     without it is ~100x slower than fp32 and says nothing about the board)."""
     import psutil
 
-    from core.device import cpu_has_bf16
-
     if wanted is None:
         wanted = psutil.virtual_memory().available > 8e9
     if not wanted:
@@ -113,9 +114,16 @@ def phi15_plan(wanted: bool | None, dtypes: str) -> list[str]:
     return ["fp32", "bf16"] if torch.cuda.is_available() or cpu_has_bf16() else ["fp32"]
 
 
-def decode_benchmark(model=None, phi15_dtypes: list[str] | None = None, tokens: int = 64) -> list[dict]:
-    from plugins.chat.model import load_chat_model
+def benchmark(
+    model=None, phi15_random: bool | None = None, phi15_dtypes: str = "auto", tokens: int = 64
+) -> list[dict]:
+    """'apps bench chat': the decode rows of ``model`` (default: the offline default), plus the Phi-1.5
+    architecture in the precisions ``phi15_plan`` picks."""
+    prefer_sleeping_threads()  # before phi15_plan imports torch
+    return decode_benchmark(model, phi15_dtypes=phi15_plan(phi15_random, phi15_dtypes), tokens=tokens)
 
+
+def decode_benchmark(model=None, phi15_dtypes: list[str] | None = None, tokens: int = 64) -> list[dict]:
     rows = []
     chat = load_chat_model(model, device="cpu", precision="fp32")
     if hasattr(chat.model, "merge_and_unload"):
@@ -135,10 +143,6 @@ def phi15_rows(tokenizer, tokens: int, dtypes: list[str]) -> list[dict]:
     import torch
     from transformers import PhiConfig, PhiForCausalLM
 
-    from plugins.chat.cpu_decode import use_openblas_gemv
-    from plugins.chat.model import ChatModel
-    from plugins.chat.templates import get_template
-
     rows = []
     names = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
     for label in dtypes:
@@ -151,6 +155,8 @@ def phi15_rows(tokenizer, tokens: int, dtypes: list[str]) -> list[dict]:
             model.lm_head.bias[len(tokenizer) :] = -1e4
         chat = ChatModel(model, tokenizer, get_template("default"), "phi-1.5 random")
         print(f"decode benchmark on the Phi-1.5 architecture, random weights, {label}", file=sys.stderr)
-        rows += _rows(f"phi-1.5 arch random {label}", weight_gbytes(model), *measure_decode(chat, tokens, repeat=1))
+        rows += _rows(
+            f"phi-1.5 arch random {label}", weight_gbytes(model), *measure_decode(chat, tokens, repeat=1)
+        )
         del model, chat
     return rows

@@ -1,11 +1,10 @@
 """Faster batch-1 decoding on a CPU: matrix-vector products through numpy's OpenBLAS.
 
 Decoding one token reads every weight once, so on a CPU its speed is the speed of the matrix-vector
-products. On the project's AMD CPU torch's product (MKL) streams Phi-1.5's weights at 13-16 GB/s, numpy's
-OpenBLAS at 17-23 GB/s, as fast as a plain reduction over the same bytes (benchmarks/gemv_bandwidth.py).
-With OpenMP's idle threads sleeping (``OMP_WAIT_POLICY=PASSIVE``) rather than spinning against the BLAS
-threads, the full Phi-1.5 architecture decodes at 3.4-4.3 tokens/s instead of 2.3-2.8 (fp32, 2 cores);
-with them spinning it is twice slower than torch, so the fast path is used only where the policy is set.
+products, and numpy's OpenBLAS streams the weights faster than torch's kernel (figures in docs/chat.md).
+That holds only while OpenMP's idle threads sleep (``OMP_WAIT_POLICY=PASSIVE``) instead of spinning against
+the BLAS threads; spinning, OpenBLAS is slower than torch, so the fast path is used only where the policy
+is set.
 """
 
 from __future__ import annotations

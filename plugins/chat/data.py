@@ -14,7 +14,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from core.errors import AppsError
+from core import AppsError
 
 PACKAGE_DATA = Path(__file__).parent / "data"
 ZH_FILE = PACKAGE_DATA / "zh_instruct.jsonl"
@@ -246,7 +246,7 @@ def load_dataset_info(folder, name: str, on_error: str = "skip"):
     except json.JSONDecodeError as exc:
         raise AppsError(f"invalid JSON: {exc.msg}", where=f"{info_path}:{exc.lineno}:{exc.colno}") from None
     if name not in info:
-        from core.plugins import suggest
+        from core import suggest
 
         raise AppsError(f"dataset '{name}' is not in {info_path}", hint=suggest(name, info))
     entry = info[name]
@@ -348,6 +348,12 @@ def load_zh_instruct(split: str = "train", generated: int = 400) -> list[dict]:
     if split == "all":
         return conversations
     return [c for c in conversations if is_held_out(c) == (split == "test")]
+
+
+def zh_instruct_dataset(split: str = "train", **_) -> list[dict]:
+    """The ``zh-instruct`` dataset's registered loader (``loader(**options)``; options it does not know
+    are ignored)."""
+    return load_zh_instruct(split)
 
 
 # ---- English text (pretraining and forgetting) ---------------------------------------------------

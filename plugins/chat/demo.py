@@ -5,12 +5,12 @@ from __future__ import annotations
 import queue
 import threading
 
+from core import friendly, is_run_dir, load_run, runs_dir
+from plugins.chat.model import Sampling, generate
+
 
 def model_choices() -> list[str]:
     """The offline default, then every chat run directory under ./runs (newest first)."""
-    from core.paths import runs_dir
-    from core.training import is_run_dir, load_run
-
     choices = ["default"]
     runs = runs_dir()
     if runs.is_dir():
@@ -21,8 +21,6 @@ def model_choices() -> list[str]:
 
 def stream_answer(chat, messages: list[dict], sampling):
     """Yield the answer text as it grows, from generate() running in a worker thread."""
-    from plugins.chat.model import generate
-
     pieces: queue.Queue = queue.Queue()
     done = object()
     outcome: dict = {}
@@ -48,9 +46,6 @@ def stream_answer(chat, messages: list[dict], sampling):
 def build_tab(app) -> None:
     import gradio as gr
 
-    from core.demo import friendly
-    from plugins.chat.model import Sampling
-
     loaded: dict = {}
 
     def chat_for(choice: str):
@@ -65,9 +60,11 @@ def build_tab(app) -> None:
         if not message or not message.strip():
             raise gr.Error("Type a message first.")
         chat = chat_for(choice)
-        messages = ([{"role": "system", "content": system}] if system else []) + [
-            {"role": m["role"], "content": m["content"]} for m in history
-        ] + [{"role": "user", "content": message}]
+        messages = (
+            ([{"role": "system", "content": system}] if system else [])
+            + [{"role": m["role"], "content": m["content"]} for m in history]
+            + [{"role": "user", "content": message}]
+        )
         sampling = Sampling(max_new_tokens=int(max_new_tokens), do_sample=False, repetition_penalty=1.2)
         history = history + [{"role": "user", "content": message}, {"role": "assistant", "content": ""}]
         text = ""
@@ -77,8 +74,13 @@ def build_tab(app) -> None:
         app.emit({"prompt": message, "answer": text}, source="demo")
 
     with gr.Row():
-        model = gr.Dropdown(model_choices(), value="default", label="model or adapter run", allow_custom_value=True,
-                            elem_id="chat-model")
+        model = gr.Dropdown(
+            model_choices(),
+            value="default",
+            label="model or adapter run",
+            allow_custom_value=True,
+            elem_id="chat-model",
+        )
         max_new_tokens = gr.Slider(16, 512, value=128, step=16, label="max new tokens")
     system = gr.Textbox(label="system prompt", placeholder="optional")
     chatbot = gr.Chatbot(label="chat", height=380, elem_id="chat-history")
@@ -87,6 +89,8 @@ def build_tab(app) -> None:
         send = gr.Button("Send", variant="primary", elem_id="chat-send")
         clear = gr.Button("Reset")
     handler = friendly(app.name, respond, reset=loaded.clear)
-    send.click(handler, [message, chatbot, model, system, max_new_tokens], [chatbot, message], api_name="chat")
+    send.click(
+        handler, [message, chatbot, model, system, max_new_tokens], [chatbot, message], api_name="chat"
+    )
     message.submit(handler, [message, chatbot, model, system, max_new_tokens], [chatbot, message])
     clear.click(lambda: ([], ""), None, [chatbot, message])

@@ -11,12 +11,11 @@ from __future__ import annotations
 import math
 import sys
 import time
-from pathlib import Path
 
-from core.errors import AppsError
-from core.paths import default_model_dir
+from core import AppsError, is_run_dir, load_run, require_default
 from plugins.chat import data as chat_data
 from plugins.chat.metrics import cjk_share, is_cjk, perplexity, text_scores
+from plugins.chat.model import Sampling, generate, load_chat_model
 
 GOALS = {"cjk_share_after": 0.9, "zh_ppl_ratio": 5.0, "en_ppl_increase": 0.2}
 
@@ -27,8 +26,6 @@ def _batches(dataset, collator, size: int = 8):
 
 
 def measure(chat, conversations: list[dict], samples: int, max_new_tokens: int) -> dict:
-    from plugins.chat.model import Sampling, generate
-
     tokenizer = chat.tokenizer
     collator = chat_data.CausalCollator(tokenizer.pad_token_id)
     zh = chat_data.ChatDataset(conversations, chat.template, tokenizer, 1024)
@@ -77,17 +74,10 @@ def _conversations(dataset: str) -> list[dict]:
 def evaluate_before_after(
     model=None, base=None, dataset="zh-instruct", samples=40, max_new_tokens=160, device="auto"
 ) -> dict:
-    from plugins.chat.model import load_chat_model, read_run
-
     if model is None:
-        model = str(default_model_dir("chat"))
-        if not Path(model, "run.json").is_file():
-            raise AppsError(
-                "no model to evaluate: the offline default is not built",
-                hint="run 'apps prepare chat', or pass --model RUN_DIR",
-            )
+        model = str(require_default("chat"))
     after = load_chat_model(model, device=device, precision="fp32")
-    run = read_run(Path(model)) if Path(model).exists() else None
+    run = load_run(model) if is_run_dir(model) else None
     base = base or (after.info.get("base_model") if after.info.get("adapter") else None)
     base = base or (run or {}).get("base_model")
     if not base:

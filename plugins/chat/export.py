@@ -5,13 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from core.errors import AppsError
+from core import AppsError
+from plugins.chat.model import load_chat_model
 from plugins.chat.templates import save_template
 
 
 def export(run_dir: str, merge: bool = False, output: str | None = None) -> Path:
-    from plugins.chat.model import load_chat_model
-
     if not Path(run_dir).is_dir():
         raise AppsError(
             f"{run_dir} is not a folder", hint="pass a run directory written by 'apps train chat'"

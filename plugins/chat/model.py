@@ -7,12 +7,20 @@ from __future__ import annotations
 import json
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from core.errors import AppsError
-from core.paths import apps_home, default_model_dir
-from plugins.chat.templates import get_template, holdback, load_template
+from core import (
+    AppsError,
+    ModelRef,
+    apps_home,
+    is_offline,
+    is_run_dir,
+    load_run,
+    require_default,
+    resolve_model,
+)
+from plugins.chat.templates import cut_at_stop, get_template, holdback, load_template
 
 HUB_DEFAULT = "microsoft/phi-1_5"
 TINY_BASE = "tiny-en-base"  # the pretrained miniature English model built by 'apps prepare chat'
@@ -20,56 +28,56 @@ EOS_TEXT = "<|endoftext|>"
 
 
 def tiny_base_dir() -> Path:
+    """Where 'apps prepare chat' builds the miniature base (the first link of the offline default)."""
     return apps_home() / "models" / "chat" / TINY_BASE
 
 
-def hub_reachable() -> bool:
-    """Whether hub loads can go online (the check lives in core.models, done once per process)."""
-    from core.models import is_offline
+# ---- which model ----------------------------------------------------------------------------------
+def resolve_chat_model(spec: str | None) -> ModelRef:
+    """``spec`` resolved by ``core.resolve_model``, with chat's own rules on top:
 
-    return not is_offline()
+    * ``None``: Phi-1.5 when it is cached or the hub is reachable, else the offline default that
+      'apps prepare chat' built (Phi-1.5 comes first because it is the model the app is about);
+    * ``tiny-en-base``: the miniature base that 'apps prepare chat' built;
+    * local folders and run directories come back with absolute paths, because a run stores its base
+      model's location and must find it again from any working directory.
 
-
-def read_run(path: Path) -> dict | None:
-    """run.json of a run directory (written by the core engine), or None."""
-    file = Path(path) / "run.json"
-    if not file.is_file():
-        return None
-    try:
-        return json.loads(file.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise AppsError(f"broken run.json: {exc.msg}", where=f"{file}:{exc.lineno}") from None
-
-
-def resolve_model_ref(model: str | None) -> str:
-    """A hub id or a local path. ``None`` is Phi-1.5, or offline the default built by 'apps prepare chat'."""
-    if model == TINY_BASE:
-        if not (tiny_base_dir() / "config.json").is_file():
+    Only what ``AutoModelForCausalLM`` can load passes: a run directory, a model folder or a hub id.
+    """
+    if spec in (None, ""):
+        if _hub_cached(HUB_DEFAULT) or not is_offline():
+            return resolve_model(HUB_DEFAULT, "chat")
+        try:
+            ref = resolve_model(None, "chat")  # the built offline default, if any
+        except AppsError:
             raise AppsError(
-                f"the miniature base model '{TINY_BASE}' is not built yet",
-                hint="run 'apps prepare chat' (or 'apps train chat --recipe tiny-en-base')",
-            )
-        return str(tiny_base_dir())
-    if model:
-        path = Path(model).expanduser()
-        if path.exists():
-            return str(path.resolve())
-        if model.count("/") != 1 or model.startswith((".", "/", "~")):
-            raise AppsError(f"model '{model}' is neither a local folder nor a Hugging Face id (owner/name)")
-        return model
-    if _hub_cached(HUB_DEFAULT) or hub_reachable():
-        return HUB_DEFAULT
-    fallback = default_model_dir("chat")
-    if (fallback / "run.json").is_file() or (fallback / "config.json").is_file():
+                f"the default model {HUB_DEFAULT} is not available offline and no offline default is built",
+                hint="run 'apps prepare chat' (builds the miniature model offline), or pass --model FOLDER",
+            ) from None
         print(
-            f"note: {HUB_DEFAULT} is not reachable offline; using the offline default model {fallback}",
+            f"note: {HUB_DEFAULT} is not reachable offline; using the offline default model {ref.location}",
             file=sys.stderr,
         )
-        return str(fallback)
-    raise AppsError(
-        f"the default model {HUB_DEFAULT} is not available offline and no offline default is built",
-        hint="run 'apps prepare chat' (builds the miniature model offline), or pass --model FOLDER",
-    )
+    elif spec == TINY_BASE:
+        base = require_default("chat", tiny_base_dir(), takes="it builds tiny-en-base")
+        ref = resolve_model(str(base), "chat")
+    else:
+        ref = resolve_model(str(spec), "chat")
+    if ref.kind in ("onnx", "file", "timm"):
+        raise AppsError(
+            f"model '{ref.spec}' is not a causal language model the chat app can load ({ref.kind})",
+            hint="pass a Hugging Face id (owner/name), a model folder or a run directory from 'apps train chat'",
+        )
+    if ref.kind == "hub" and ref.location.count("/") != 1:
+        raise AppsError(f"model '{ref.spec}' is neither a local folder nor a Hugging Face id (owner/name)")
+    if ref.is_local:
+        return replace(ref, location=str(ref.path.expanduser().resolve()))
+    return ref
+
+
+def resolve_model_ref(spec: str | None) -> str:
+    """Where ``spec`` loads from (a hub id or an absolute path): what a run records as its base model."""
+    return resolve_chat_model(spec).location
 
 
 def _hub_cached(repo: str) -> bool:
@@ -81,30 +89,36 @@ def _hub_cached(repo: str) -> bool:
         return False
 
 
-def _local_only(ref: str) -> bool:
-    return not Path(ref).exists() and not hub_reachable()
+def load_causal_lm(location: str, **kwargs):
+    """``AutoModelForCausalLM.from_pretrained`` of a resolved location; offline, a hub id loads from the
+    Hugging Face cache only (no waiting on retries), and a failure is an AppsError that says what to do."""
+    from transformers import AutoModelForCausalLM
+
+    return _from_pretrained(AutoModelForCausalLM, location, **kwargs)
 
 
-def load_tokenizer(ref: str):
+def load_tokenizer(location: str):
+    """The tokenizer of a resolved location, with a pad token (eos when it has none)."""
     from transformers import AutoTokenizer
 
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(ref, local_files_only=_local_only(ref))
-    except OSError as exc:
-        raise _load_error(ref, exc) from None
+    tokenizer = _from_pretrained(AutoTokenizer, location)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     return tokenizer
 
 
-def _load_error(ref: str, exc: Exception) -> AppsError:
-    first = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
-    if Path(ref).exists():
-        return AppsError(f"could not load the model in {ref}: {first}")
-    return AppsError(
-        f"could not load '{ref}' ({first})",
-        hint="offline? run 'apps prepare chat' for the offline default, or pass --model FOLDER",
-    )
+def _from_pretrained(cls, location: str, **kwargs):
+    local = Path(location).exists()
+    try:
+        return cls.from_pretrained(location, local_files_only=not local and is_offline(), **kwargs)
+    except OSError as exc:
+        first = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        if local:
+            raise AppsError(f"could not load the model in {location}: {first}") from None
+        raise AppsError(
+            f"could not load '{location}' ({first})",
+            hint="offline? run 'apps prepare chat' for the offline default, or pass --model FOLDER",
+        ) from None
 
 
 def base_signature(config) -> dict:
@@ -151,15 +165,15 @@ def load_chat_model(
 
     prefer_sleeping_threads()
     import torch
-    from transformers import AutoModelForCausalLM
 
-    from core.device import resolve_device, resolve_dtype
+    from core import resolve_device, resolve_dtype
 
-    ref = resolve_model_ref(model)
-    run = read_run(Path(ref)) if Path(ref).exists() else None
+    resolved = resolve_chat_model(model)
+    ref = resolved.location
     adapter_dir = None
-    if run is not None and (Path(ref) / "adapter_config.json").is_file():
-        adapter_dir, ref = Path(ref), resolve_model_ref(_adapter_base(Path(ref), run))
+    if resolved.kind == "run" and (resolved.path / "adapter_config.json").is_file():
+        adapter_dir = resolved.path
+        ref = resolve_model_ref(_adapter_base(adapter_dir, load_run(adapter_dir)))
     if adapter:
         if adapter_dir is not None:
             raise AppsError(
@@ -175,16 +189,13 @@ def load_chat_model(
     dtype = resolve_dtype(precision, device_)
     if device_.type == "cpu" and dtype == torch.float16:
         dtype = torch.float32  # fp16 matmuls are slow or missing on CPUs
-    try:
-        net = AutoModelForCausalLM.from_pretrained(ref, dtype=dtype, local_files_only=_local_only(ref))
-    except OSError as exc:
-        raise _load_error(ref, exc) from None
+    net = load_causal_lm(ref, dtype=dtype)
     tokenizer_dir = adapter_dir if adapter_dir and (adapter_dir / "tokenizer_config.json").is_file() else ref
     tokenizer = load_tokenizer(str(tokenizer_dir))
     info = {"base_model": ref, "adapter": str(adapter_dir) if adapter_dir else None}
     stored = None
     if adapter_dir is not None:
-        adapter_run = read_run(adapter_dir) or {}
+        adapter_run = load_run(adapter_dir) if is_run_dir(adapter_dir) else {}
         _check_base(adapter_dir, adapter_run, net.config, ref, adapter)
         if len(tokenizer) > net.get_input_embeddings().weight.shape[0]:
             net.resize_token_embeddings(len(tokenizer))  # vocabulary extended by the adapter's recipe
@@ -292,6 +303,20 @@ class Answer:
     stopped_by: str  # eos | marker | length
 
 
+def answer_result(messages: list[dict], answer: Answer) -> dict:
+    """The result every front end (terminal, HTTP, ``predict``) hands to ``on_result`` hooks for one
+    answer to the conversation ``messages``."""
+    return {
+        "prompt": messages[-1]["content"],
+        "answer": answer.text,
+        "tokens": answer.tokens,
+        "seconds": round(answer.seconds, 4),
+        "tokens_per_second": round(answer.tokens / answer.seconds, 2) if answer.seconds > 0 else None,
+        "first_token_seconds": round(answer.first_token_s, 4) if answer.first_token_s is not None else None,
+        "stopped_by": answer.stopped_by,
+    }
+
+
 def generate(
     chat: ChatModel, messages: list[dict], sampling: Sampling | None = None, on_text=None, stream: bool = True
 ) -> Answer:
@@ -330,21 +355,21 @@ def generate(
         def on_piece(piece: str) -> None:
             nonlocal raw, shown
             raw += piece
-            visible, found = _visible(raw, stops)
+            visible, found = cut_at_stop(raw, stops)
             limit = len(visible) if found else len(visible) - holdback(visible, stops)
             if on_text and limit > shown:
                 on_text(visible[shown:limit])
                 shown = limit
 
-        # In generate's own thread: a second Python thread fighting the decode loop for the GIL made
-        # streaming 3x slower than a bare generate on a GPU (apps that must not block run all of this in
-        # a worker, as the server and the demo do).
+        # In generate's own thread: a second Python thread would fight the decode loop for the GIL and
+        # slow streaming down (docs/chat.md). Callers that must not block run all of this in a worker, as
+        # the server and the demo do.
         streamer = _streamer_class()(on_piece, tokenizer, skip_prompt=True, skip_special_tokens=True)
         with torch.no_grad():
             chat.model.generate(**kwargs, streamer=streamer)
         new = None
         first = streamer.first_token_at - start if streamer.first_token_at else None
-    text, found = _visible(raw, stops)
+    text, found = cut_at_stop(raw, stops)
     if on_text and stream and len(text) > shown:
         on_text(text[shown:])
     tokens = streamer.generated if new is None else len(new)
@@ -380,12 +405,6 @@ def _streamer_class():
                 self.on_piece(text)
 
     return Streamer
-
-
-def _visible(raw: str, stops: list[str]) -> tuple[str, bool]:
-    from plugins.chat.templates import cut_at_stop
-
-    return cut_at_stop(raw, stops)
 
 
 # ---- the miniature model ----------------------------------------------------------------------------

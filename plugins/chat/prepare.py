@@ -1,37 +1,18 @@
 """'apps prepare chat': download Phi-1.5 when the hub is reachable; otherwise (or with --build) build the
-miniature offline default with the app's own recipes: tiny-en-base, then tiny-zh-lora on top of it."""
+miniature offline default with the app's own recipes, a chain of two links: tiny-en-base (pretrained from
+scratch) into $APPS_HOME/models/chat/tiny-en-base, then tiny-zh-lora on top of it into the default folder."""
 
 from __future__ import annotations
 
-import shutil
 import sys
 from pathlib import Path
 
-from core.paths import default_model_dir
-from plugins.chat.model import HUB_DEFAULT, hub_reachable, read_run, tiny_base_dir
-
-
-def _complete(folder: Path) -> bool:
-    run = read_run(folder) if folder.is_dir() else None
-    return bool(run) and run.get("status") == "complete"
-
-
-def train_recipe(app, name: str, folder: Path, force: bool, overrides: dict | None = None) -> Path:
-    from core.plugins import get_manager
-    from core.recipes import load_recipe
-    from core.training import run_training
-
-    if _complete(folder) and not force:
-        print(f"{name}: already built in {folder} (--force rebuilds it)", file=sys.stderr)
-        return folder
-    shutil.rmtree(folder, ignore_errors=True)
-    recipe = load_recipe(app.recipe_class, get_manager().recipe_path("chat", name), overrides or {})
-    print(f"{name}: training into {folder}", file=sys.stderr)
-    return run_training(app, recipe, run_dir=str(folder), recipe_name=name)
+from core import build_default, default_is_built, is_offline
+from plugins.chat.model import HUB_DEFAULT, TINY_BASE, tiny_base_dir
 
 
 def prepare(app, build: bool = False, force: bool = False) -> Path:
-    if not build and hub_reachable():
+    if not build and not is_offline():
         from huggingface_hub import snapshot_download
 
         path = snapshot_download(HUB_DEFAULT, allow_patterns=["*.json", "*.safetensors", "*.txt", "*.model"])
@@ -41,9 +22,10 @@ def prepare(app, build: bool = False, force: bool = False) -> Path:
         print(
             "huggingface.co is not reachable: building the miniature offline default model", file=sys.stderr
         )
-    base = train_recipe(app, "tiny-en-base", tiny_base_dir(), force)
-    target = default_model_dir("chat")
-    train_recipe(app, "tiny-zh-lora", target, force or not _complete(target), {"model": str(base)})
+    # The adapter is trained on the base as it is now: a rebuilt base needs a rebuilt adapter.
+    rebuild_base = force or not default_is_built(app.name, tiny_base_dir())
+    base = build_default(app, TINY_BASE, tiny_base_dir(), force=force)
+    target = build_default(app, "tiny-zh-lora", overrides={"model": str(base)}, force=rebuild_base)
     print(
         f"offline default chat model: {target}\n  try: apps run chat --prompt '你好'\n  measure: apps eval chat"
     )

@@ -14,13 +14,12 @@ import threading
 import time
 import uuid
 
+from plugins.chat.model import Sampling, answer_result, generate
+
 
 def build_api(app, max_new_tokens: int = 256):
     from fastapi import FastAPI, HTTPException
     from fastapi.responses import StreamingResponse
-
-    from plugins.chat.app import _result
-    from plugins.chat.model import Sampling, generate
 
     api = FastAPI(title="transformer-apps chat", version="1")
     model_id = app.chat.source
@@ -90,7 +89,7 @@ def build_api(app, max_new_tokens: int = 256):
         if not body.get("stream"):
             with lock:
                 answer = generate(app.chat, messages, sampling, stream=False)
-            app.emit(_result(messages, answer), source="http")
+            app.emit(answer_result(messages, answer), source="http")
             return {
                 "id": cid,
                 "object": "chat.completion",
@@ -117,7 +116,7 @@ def build_api(app, max_new_tokens: int = 256):
             try:
                 with lock:
                     answer = generate(app.chat, messages, sampling, on_text=pieces.put, stream=True)
-                app.emit(_result(messages, answer), source="http")
+                app.emit(answer_result(messages, answer), source="http")
                 pieces.put(("end", answer))
             except Exception as exc:  # reported to the client as the last event
                 pieces.put(("error", exc))

@@ -11,7 +11,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from core.errors import AppsError
+from core import AppsError
 
 TEMPLATE_FILE = "chat_template.json"
 EOS = "{eos}"  # replaced by the tokenizer's eos token when rendered

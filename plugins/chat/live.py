@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sys
 
+from plugins.chat.model import answer_result, generate
+
 HELP = "commands: /reset forgets the conversation, /exit quits (Ctrl-D too)"
 
 
@@ -17,9 +19,6 @@ def terminal_chat(
     write=None,
 ) -> list[dict]:
     """Chat with ``app.chat``; returns the final history. ``prompt`` answers once and returns."""
-    from plugins.chat.app import _result
-    from plugins.chat.model import generate
-
     write = write or (lambda text: (sys.stdout.write(text), sys.stdout.flush()))
     start = [{"role": "system", "content": system}] if system else []
     history = list(start)
@@ -29,7 +28,7 @@ def terminal_chat(
         result = generate(app.chat, history, sampling, on_text=write if stream else None, stream=stream)
         write(("" if stream else result.text) + "\n")
         history.append({"role": "assistant", "content": result.text})
-        app.emit(_result(history[:-1], result), source="terminal")
+        app.emit(answer_result(history[:-1], result), source="terminal")
 
     if prompt is not None:
         answer(prompt)

@@ -8,12 +8,12 @@ import random
 import sys
 from pathlib import Path
 
-from core.errors import AppsError
-from core.training import TrainingParts
+from core import AppsError, TrainingParts
 from plugins.chat import data as chat_data
 from plugins.chat.model import (
     base_signature,
     build_tiny_phi,
+    load_causal_lm,
     load_tokenizer,
     resolve_model_ref,
     train_byte_bpe,
@@ -21,7 +21,7 @@ from plugins.chat.model import (
 from plugins.chat.templates import get_template, save_template
 
 
-def build_parts(recipe) -> TrainingParts:
+def training_parts(recipe) -> TrainingParts:
     if recipe.task == "pretrain":
         return _pretrain_parts(recipe)
     return _sft_parts(recipe)
@@ -65,9 +65,6 @@ def _pretrain_parts(recipe) -> TrainingParts:
 
 def _load_base(ref: str, recipe):
     import torch
-    from transformers import AutoModelForCausalLM
-
-    from plugins.chat.model import _load_error, _local_only
 
     # LoRA under fp16/bf16 keeps the frozen base in half precision (half the memory); the engine keeps
     # the trainable parameters in fp32.
@@ -77,12 +74,7 @@ def _load_base(ref: str, recipe):
     )
     # Straight onto the GPU the engine will train on: a Jetson's shared DRAM never holds a CPU copy beside it.
     device_map = {"": int(os.environ.get("LOCAL_RANK", 0))} if torch.cuda.is_available() else None
-    try:
-        return AutoModelForCausalLM.from_pretrained(
-            ref, dtype=dtype, device_map=device_map, local_files_only=_local_only(ref)
-        )
-    except OSError as exc:
-        raise _load_error(ref, exc) from None
+    return load_causal_lm(ref, dtype=dtype, device_map=device_map)
 
 
 def _sft_parts(recipe) -> TrainingParts:
