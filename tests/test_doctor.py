@@ -56,9 +56,12 @@ def test_profiles_fit_the_board_memory():
     assert jetson_profile("Some Orin carrier board", 7.5) == "orin-nano-8gb"
     assert jetson_profile("Dell Inc. XPS", 32) is None
     nano, nx, agx = (PROFILES[name] for name in ("orin-nano-8gb", "orin-nx-16gb", "agx-orin-64gb"))
-    assert nano.recipe_overrides("chat")["gradient_checkpointing"] is True
-    assert nano.recipe_overrides("chat")["cutoff_len"] < nx.recipe_overrides("chat")["cutoff_len"] <= 1024
-    assert agx.recipe_overrides("unknown-app") == {}
+    import core
+    from plugins.chat.app import ChatApp
+
+    assert ChatApp.profile_settings(nano)["gradient_checkpointing"] is True
+    assert ChatApp.profile_settings(nano)["cutoff_len"] < ChatApp.profile_settings(nx)["cutoff_len"] <= 1024
+    assert core.App.profile_settings(agx) == {}
 
 
 def test_profile_can_be_forced(monkeypatch):
