@@ -32,7 +32,7 @@ def _verb_callback(verb: str, app_class: type[App]):
     def callback(**options):
         app = app_class()
         if verb == "train":
-            from core.training.engine import train_from_cli
+            from core.training.cli import train_from_cli
 
             return train_from_cli(app, **options)
         if verb == "bench":
@@ -49,7 +49,7 @@ def _verb_callback(verb: str, app_class: type[App]):
 def _verb_params(verb: str) -> list[click.Parameter]:
     """Options every app gets for a verb, owned by the core."""
     if verb == "train":
-        from core.training.engine import train_params
+        from core.training.cli import train_params
 
         return train_params()
     if verb == "bench":

@@ -13,6 +13,8 @@ Layout of a run directory::
     checkpoint-N/          Trainer checkpoints; ``.complete`` marks one that was fully written
     ...                    whatever the app's ``TrainingParts.save`` writes (labels, tokenizer, template)
 
+The engine picks the folder with :func:`default_run_dir`, writes ``recipe.yaml`` and a ``running``
+``run.json`` with :func:`start_run`, and marks the run ``complete`` with :func:`finish_run`.
 Nothing here imports torch at module level.
 """
 
@@ -20,10 +22,12 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import re
 import shutil
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -193,6 +197,83 @@ def plot_loss(run_dir: str | Path) -> Path | None:
     atomic_save(path, lambda tmp: figure.savefig(tmp, format="png"))
     plt.close(figure)
     return path
+
+
+# ---- the run's folder and record ----------------------------------------------------------------
+def default_run_dir(app_name: str, recipe_name: str | None, resume: bool = False) -> Path:
+    """``runs/<app>-<recipe>``; a new run beside an existing one gets a time suffix; ``resume`` picks
+    the newest existing one."""
+    from core.paths import runs_dir
+
+    base = runs_dir() / f"{app_name}-{recipe_name or time.strftime('%Y%m%d-%H%M%S')}"
+    if resume:
+        candidates = [p for p in base.parent.glob(base.name + "*") if is_run_dir(p)]
+        return max(candidates, key=lambda p: p.stat().st_mtime) if candidates else base
+    if not base.exists() or not any(base.iterdir()):
+        return base
+    return base.with_name(f"{base.name}-{time.strftime('%Y%m%d-%H%M%S')}")
+
+
+def refuse_existing_run(run_dir: Path, resume: bool) -> None:
+    """A new run never writes over an earlier run or its checkpoints; ``resume`` continues it instead."""
+    if resume or not run_dir.exists():
+        return
+    if is_run_dir(run_dir) or checkpoints(run_dir):
+        raise AppsError(
+            f"{run_dir} already holds a training run",
+            hint="add --resume to continue it, or choose another --output.",
+        )
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def _versions() -> dict:
+    """Versions of this project, Python and the training libraries, recorded to reproduce a run."""
+    from importlib import metadata
+
+    from core import __version__
+
+    found = {"transformer-apps": __version__, "python": platform.python_version()}
+    for package in ("torch", "transformers", "peft", "accelerate"):
+        try:
+            found[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            pass
+    return found
+
+
+def start_run(run_dir: Path, recipe, about: dict, setup: dict, metadata: dict, resume: bool = False) -> dict:
+    """Write ``recipe.yaml`` and a ``run.json`` whose status is ``running``; returns that record, which
+    :func:`finish_run` completes.
+
+    ``about``: what is trained (app, recipe, finetune, base_model, model_class); ``setup``: how (precision,
+    device, world_size, parameters); ``metadata``: the app's own facts, written last. A resumed run keeps
+    the ``created`` time of its first start."""
+    from core.recipes import save_recipe
+
+    info = {**about, "status": "running", "created": _now(), **setup, "versions": _versions(), **metadata}
+    if resume and is_run_dir(run_dir):
+        info["created"] = load_run(run_dir).get("created", info["created"])
+    atomic_save(run_dir / RECIPE_FILE, lambda tmp: save_recipe(recipe, tmp))
+    atomic_write_json(run_dir / RUN_FILE, info)
+    return info
+
+
+def finish_run(run_dir: Path, info: dict, global_step: int, model_files: list[str], metrics: dict) -> None:
+    """Write ``metrics.json`` and ``loss.png``, then mark ``run.json`` complete (with the final step, the
+    model's files and the numeric metrics): written last, so ``complete`` means every file is there."""
+    atomic_write_json(run_dir / METRICS_FILE, metrics)
+    plot_loss(run_dir)
+    info.update(
+        status="complete",
+        finished=_now(),
+        global_step=global_step,
+        model_files=model_files,
+        metrics={k: v for k, v in metrics.items() if isinstance(v, (int, float))},
+    )
+    atomic_write_json(run_dir / RUN_FILE, info)
 
 
 # ---- checkpoints --------------------------------------------------------------------------------

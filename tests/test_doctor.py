@@ -89,7 +89,7 @@ def test_gpu_check_skips_cleanly_without_a_gpu():
 
 
 def test_profile_settings_sit_between_the_recipe_file_and_the_command_line(monkeypatch, capsys):
-    from core.training.engine import resolve_recipe
+    from core.training.cli import resolve_recipe
     from plugins.chat.app import ChatApp
 
     monkeypatch.setenv("APPS_PROFILE", "orin-nano-8gb")

@@ -146,7 +146,8 @@ def test_dry_run_prints_parameters_and_memory(tiny_plugin, tmp_path):
 def test_memory_estimate_grows_with_batch_and_shrinks_with_checkpointing(tiny_plugin):
     from core.plugins import get_manager
     from core.recipes import load_recipe
-    from core.training.engine import estimate_memory, prepare_model
+    from core.training.finetune import prepare_model
+    from core.training.memory import estimate_memory
 
     app = get_manager().app("tiny")
 
@@ -176,7 +177,7 @@ def test_activation_probe_counts_what_backward_keeps_and_then_frees_it():
 
     import torch
 
-    from core.training.engine import _measure_activations
+    from core.training.memory import _measure_activations
 
     class Net(torch.nn.Module):
         def __init__(self):
@@ -196,9 +197,9 @@ def test_activation_probe_counts_what_backward_keeps_and_then_frees_it():
 
 
 def test_training_refuses_when_memory_does_not_fit(tiny_plugin, tmp_path, monkeypatch):
-    import core.training.engine
+    import core.training.memory
 
-    monkeypatch.setattr(core.training.engine, "_free_memory", lambda device, resident: 1024)
+    monkeypatch.setattr(core.training.memory, "_free_memory", lambda device, resident: 1024)
     with pytest.raises(AppsError) as error:
         train("-r", "tiny-lm", "-o", str(tmp_path / "oom"))
     assert "gradient_checkpointing" in error.value.hint and "batch_size" in error.value.hint
