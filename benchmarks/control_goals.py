@@ -37,11 +37,10 @@ def _ratio(summary: dict) -> str:
 
 
 def main() -> None:
-    from core import run_training
-    from core.plugins import get_manager
-    from core.recipes import load_recipe
-    from plugins.control.app import DEFAULT_RECIPES, ControlApp
+    from core import get_manager, load_recipe, run_training
+    from plugins.control.app import ControlApp
     from plugins.control.policies import load_policy
+    from plugins.control.prepare import DEFAULT_RECIPES
     from plugins.control.recipe import ControlRecipe
     from plugins.control.rollout import run_episodes, summarize
 

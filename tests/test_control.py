@@ -57,7 +57,8 @@ def test_maze_expert_walks_shortest_paths():
 
 
 def test_maze_memory_marks_visited_cells_in_the_view():
-    from plugins.control.envs import MOVES, make_env
+    from plugins.control.envs import make_env
+    from plugins.control.maze import MOVES
 
     plain, remembering = make_env("Maze-v0"), make_env("Maze-memory-v0")
     obs_plain, _ = plain.reset(seed=7)
@@ -99,7 +100,7 @@ def test_maze_map_shows_what_the_agent_has_seen_and_its_expert_plans_on_it():
 
 
 def test_shortest_path_on_a_known_grid():
-    from plugins.control.envs import path_actions, shortest_path
+    from plugins.control.maze import path_actions, shortest_path
 
     grid = np.array(
         [
@@ -125,7 +126,7 @@ def test_shortest_path_on_a_known_grid():
 
 @pytest.mark.parametrize("kind", ["obstacles", "perfect"])
 def test_maze_generator_is_solvable_and_reproducible(kind):
-    from plugins.control.envs import generate_maze, shortest_path
+    from plugins.control.maze import generate_maze, shortest_path
 
     for seed in range(20):
         grid, start, goal = generate_maze(np.random.default_rng(seed), 9, 0.3, kind)
@@ -137,7 +138,7 @@ def test_maze_generator_is_solvable_and_reproducible(kind):
 
 
 def test_maze_env_observation_and_walls():
-    from plugins.control.envs import MazeEnv
+    from plugins.control.maze import MazeEnv
 
     env = MazeEnv(size=6, view_radius=1)
     obs, info = env.reset(seed=3)
@@ -170,7 +171,7 @@ def test_third_party_environment_registers_through_the_hook(monkeypatch):
         def register_environments(register):
             register(
                 id="TinyMaze-v0",
-                entry_point="plugins.control.envs:MazeEnv",
+                entry_point="plugins.control.maze:MazeEnv",
                 kwargs={"size": 4},
                 expert="plugins.control.experts:maze_expert",
                 description="4x4 mazes",
@@ -180,6 +181,26 @@ def test_third_party_environment_registers_through_the_hook(monkeypatch):
     assert "TinyMaze-v0" in known_envs()
     env = make_env("TinyMaze-v0")
     assert env.unwrapped.size == 4
+
+
+def test_environment_registrations_with_unknown_fields_are_refused():
+    from core import hookimpl
+    from core.errors import PluginError
+    from core.plugins import get_manager
+    from plugins.control.envs import SCHEMA, known_envs
+
+    class Plugin:
+        @hookimpl
+        def register_environments(register):
+            register(id="Fast-v0", entry_point="plugins.control.maze:MazeEnv", speed=3)
+
+    get_manager().pm.register(Plugin, name="fast")
+    known = known_envs()
+    assert "Fast-v0" not in known and "CartPole-v1" in known
+    with pytest.raises(PluginError) as error:
+        SCHEMA.entry("fast", id="Fast-v0", entry_point="plugins.control.maze:MazeEnv", speed=3)
+    assert "speed" in str(error.value)
+    assert "valid fields: id, entry_point, kwargs, max_episode_steps, expert, description" in str(error.value)
 
 
 def _record(env_id, episodes, seed=0):

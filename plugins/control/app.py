@@ -11,33 +11,11 @@ Module level stays light (no torch, no gymnasium): 'apps list' imports it. Verbs
 from __future__ import annotations
 
 import json
-import shutil
-import sys
-import time
-from pathlib import Path
 
 import click
 
 from core import App
-from core.errors import AppsError
 from plugins.control.recipe import ControlRecipe
-
-# The recipe behind each environment's offline default (``apps prepare control``).
-DEFAULT_RECIPES = {
-    "CartPole-v1": "dt-cartpole",
-    "Pendulum-v1": "bc-pendulum",
-    "Acrobot-v1": "dt-acrobot",
-    "Maze-map-v0": "dt-maze",
-    "Maze-v0": "dt-maze-view",
-}
-# Environments that use another one's default (same observation and action spaces).
-DEFAULT_ALIASES = {"Maze-15-v0": "Maze-v0"}
-
-
-def default_policy_dir(env_id: str) -> Path:
-    from core.paths import default_model_dir
-
-    return default_model_dir("control") / DEFAULT_ALIASES.get(env_id, env_id)
 
 
 def _env_option(required=False, help_text="Environment id (see 'apps info control' / docs/control.md)."):
@@ -81,6 +59,8 @@ class ControlApp(App):
                 click.Option(["--overwrite"], is_flag=True, help="Replace an existing dataset folder."),
             ]
         if verb == "prepare":
+            from plugins.control.prepare import DEFAULT_RECIPES
+
             return [
                 click.Option(
                     ["--env", "-e", "env_ids"],
@@ -154,88 +134,31 @@ class ControlApp(App):
 
     # ---- collect ------------------------------------------------------------------------------
     def collect(self, env_id=None, episodes=100, out=None, seed=0, noise=0.0, overwrite=False, **_):
-        from plugins.control.dataset import record_episodes, write_dataset
-        from plugins.control.envs import env_entry
+        from plugins.control.dataset import collect
 
-        env_entry(env_id)  # unknown ids fail before anything is written
-        if episodes < 1:
-            raise AppsError("--episodes must be at least 1")
-        if out is None:
-            from core.paths import data_dir
-
-            out = data_dir("control") / f"{env_id}-expert-{episodes}ep-noise{noise:g}-seed{seed}"
-        if Path(out).exists() and not overwrite:
-            raise AppsError(f"{out} already exists", hint="choose another --out or pass --overwrite")
-        started = time.time()
-        recorded, info = record_episodes(env_id, episodes, seed, noise, progress=sys.stderr.isatty())
-        path = write_dataset(out, recorded, info, overwrite=overwrite)
-        returns = [e.total_return for e in recorded]
-        summary = {
-            "dataset": str(path),
-            "env": env_id,
-            "episodes": len(recorded),
-            "frames": int(sum(e.length for e in recorded)),
-            "mean_return": float(sum(returns) / len(returns)),
-            "success_rate": float(sum(e.success for e in recorded) / len(recorded)),
-            "seconds": round(time.time() - started, 2),
-        }
+        summary = collect(env_id, episodes, out, seed, noise, overwrite)
         click.echo(json.dumps(summary))
         return summary
 
-    # ---- prepare ------------------------------------------------------------------------------
+    # ---- prepare and bench ----------------------------------------------------------------------
+    def prepare(self, env_ids=(), force=False, **_):
+        from plugins.control.prepare import prepare
+
+        prepare(self, env_ids, force)
+
     def benchmark(self, env_ids=(), episodes=20, **_) -> list[dict]:
         from plugins.control.bench import benchmark_rows
 
         return benchmark_rows(list(env_ids) or None, episodes)
 
-    def prepare(self, env_ids=(), force=False, **_):
-        from core.plugins import get_manager
-        from core.recipes import load_recipe
-        from core.training import run_training
-
-        for env_id in env_ids or DEFAULT_RECIPES:
-            if env_id not in DEFAULT_RECIPES:
-                raise AppsError(
-                    f"no default recipe for '{env_id}'",
-                    hint=f"defaults exist for {', '.join(DEFAULT_RECIPES)}; train others with "
-                    f"'apps train control --recipe dt-cartpole env={env_id}'",
-                )
-            target = default_policy_dir(env_id)
-            if (target / "config.json").is_file() and not force:
-                click.echo(f"{env_id}: default policy present at {target} (--force trains again)")
-                continue
-            name = DEFAULT_RECIPES[env_id]
-            recipe = load_recipe(ControlRecipe, get_manager().recipe_path("control", name))
-            staging = target.with_name(target.name + ".tmp")
-            shutil.rmtree(staging, ignore_errors=True)
-            started = time.time()
-            run_training(self, recipe, run_dir=staging, recipe_name=name)
-            if target.exists():
-                shutil.rmtree(target)
-            staging.rename(target)
-            click.echo(f"{env_id}: trained {name} in {time.time() - started:.0f} s -> {target}")
-
     # ---- loading ------------------------------------------------------------------------------
     def load(self, model=None, device=None, dtype=None, env_id=None):
         """Load a policy run directory (default: ``env_id``'s prepared default). Returns self."""
-        from core.device import resolve_device
+        from core import resolve_device
         from plugins.control.policies import load_policy
+        from plugins.control.prepare import policy_dir
 
-        if model is None:
-            if env_id is None:
-                raise AppsError("say which policy: --model RUN_DIR or --env ENV (its prepared default)")
-            model = default_policy_dir(env_id)
-            if not (model / "config.json").is_file():
-                raise AppsError(
-                    f"no default policy for {env_id} at {model}",
-                    hint=f"build it with 'apps prepare control --env {DEFAULT_ALIASES.get(env_id, env_id)}'"
-                    f", pass --model RUN_DIR, or watch the expert with --expert",
-                )
-        if not Path(model).exists():
-            raise AppsError(
-                f"policy folder {model} does not exist", hint="pass a run directory from 'apps train'"
-            )
-        self.model_dir = Path(model)
+        self.model_dir = policy_dir(model, env_id, self)
         device = resolve_device(device or "auto")
         if device.type == "cpu":
             import torch
@@ -243,7 +166,7 @@ class ControlApp(App):
             torch.set_num_threads(
                 1
             )  # tiny policies: one thread is fastest and leaves a core to the simulator
-        self.policy = load_policy(model, str(device))
+        self.policy = load_policy(self.model_dir, str(device))
         return self
 
     def _policy_for(self, env_id, model, device):
@@ -273,26 +196,11 @@ class ControlApp(App):
         as_json=False,
         **_,
     ):
-        from plugins.control.rollout import run_episodes, summarize
+        from plugins.control.evaluate import eval_table, evaluate
 
         env_id, policy = self._policy_for(env_id, model, device)
-        started = time.time()
-        rows = run_episodes(env_id, episodes, seed, policy=policy, progress=sys.stderr.isatty())
-        report = {
-            "env": env_id,
-            "model": str(self.model_dir),
-            "seed": seed,
-            "policy": {**summarize(rows), "seconds": round(time.time() - started, 2)},
-        }
-        if not skip_expert:
-            report["expert"] = summarize(run_episodes(env_id, episodes, seed, policy=None))
-            expert_mean = report["expert"]["mean_return"]
-            if expert_mean != 0:
-                report["return_vs_expert"] = report["policy"]["mean_return"] / expert_mean
-        if as_json:
-            click.echo(json.dumps(report, indent=2))
-        else:
-            click.echo(_eval_table(report))
+        report = evaluate(env_id, policy, self.model_dir, episodes, seed, skip_expert)
+        click.echo(json.dumps(report, indent=2) if as_json else eval_table(report))
         return report
 
     # ---- live run -----------------------------------------------------------------------------
@@ -340,23 +248,3 @@ class ControlApp(App):
         from plugins.control.demo import build_tab
 
         build_tab(self)
-
-
-def _eval_table(report: dict) -> str:
-    lines = [
-        f"{report['env']}  ({report['policy']['episodes']} episodes, seeds from {report['seed']})",
-        f"{'':8}{'return mean':>12}{'std':>9}{'success':>9}{'path/shortest':>15}",
-    ]
-    for who in ("policy", "expert"):
-        row = report.get(who)
-        if not row:
-            continue
-        success = "-" if row["success_rate"] is None else f"{100 * row['success_rate']:.0f}%"
-        ratio = row.get("mean_path_ratio")
-        ratio_text = "-" if ratio is None else f"{ratio:.3f}"
-        lines.append(
-            f"{who:8}{row['mean_return']:>12.2f}{row['std_return']:>9.2f}{success:>9}{ratio_text:>15}"
-        )
-    if "return_vs_expert" in report:
-        lines.append(f"policy return / expert return: {report['return_vs_expert']:.3f}")
-    return "\n".join(lines)

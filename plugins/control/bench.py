@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 
-from core.errors import AppsError
+from core import AppsError, PeakMemory, default_is_built
 
 
 def _steps_per_second(env_id: str, episodes: int, seed: int, batch: int, policy=None) -> float:
@@ -18,13 +18,14 @@ def _steps_per_second(env_id: str, episodes: int, seed: int, batch: int, policy=
 
 
 def benchmark_rows(env_ids=None, episodes: int = 20) -> list[dict]:
+    """Two rows per built default (``env_ids``: only these): latency of one environment, throughput of
+    ``episodes`` in lockstep, each beside the expert's."""
     import torch
 
-    from core.bench import PeakMemory
-    from plugins.control.app import DEFAULT_RECIPES, default_policy_dir
     from plugins.control.policies import load_policy
+    from plugins.control.prepare import DEFAULT_RECIPES, default_policy_dir
 
-    ready = [e for e in (env_ids or DEFAULT_RECIPES) if (default_policy_dir(e) / "config.json").is_file()]
+    ready = [e for e in (env_ids or DEFAULT_RECIPES) if default_is_built("control", default_policy_dir(e))]
     if not ready:
         raise AppsError("no prepared control policy to measure", hint="run 'apps prepare control' first")
     rows = []

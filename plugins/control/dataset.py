@@ -21,6 +21,7 @@ import hashlib
 import json
 import os
 import shutil
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -28,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.errors import AppsError
+from core import AppsError, data_dir
 
 FORMAT = "transformer-apps/control-episodes"
 VERSION = 1
@@ -308,6 +309,35 @@ def _split(table, discrete: bool, meta_rows: dict) -> list[Episode]:
 
 
 # ---- recording ------------------------------------------------------------------------------------
+
+
+def collect(
+    env_id: str, episodes: int = 100, out=None, seed: int = 0, noise: float = 0.0, overwrite: bool = False
+) -> dict:
+    """``apps collect control``: record the expert into a dataset folder (default: under
+    ``$APPS_HOME/data/control/``); returns a summary (path, episodes, frames, mean return, success rate)."""
+    from plugins.control.envs import env_entry
+
+    env_entry(env_id)  # unknown ids fail before anything is written
+    if episodes < 1:
+        raise AppsError("--episodes must be at least 1")
+    if out is None:
+        out = data_dir("control") / f"{env_id}-expert-{episodes}ep-noise{noise:g}-seed{seed}"
+    if Path(out).exists() and not overwrite:
+        raise AppsError(f"{out} already exists", hint="choose another --out or pass --overwrite")
+    started = time.time()
+    recorded, info = record_episodes(env_id, episodes, seed, noise, progress=sys.stderr.isatty())
+    path = write_dataset(out, recorded, info, overwrite=overwrite)
+    returns = [e.total_return for e in recorded]
+    return {
+        "dataset": str(path),
+        "env": env_id,
+        "episodes": len(recorded),
+        "frames": int(sum(e.length for e in recorded)),
+        "mean_return": float(sum(returns) / len(returns)),
+        "success_rate": float(sum(e.success for e in recorded) / len(recorded)),
+        "seconds": round(time.time() - started, 2),
+    }
 
 
 def record_episodes(env_id: str, episodes: int, seed: int = 0, noise: float = 0.0, progress: bool = False):

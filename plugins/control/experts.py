@@ -59,7 +59,7 @@ def acrobot_expert(env):
 
 def maze_expert(env):
     """Breadth-first-search planner: follow a shortest path from the current cell to the goal."""
-    from plugins.control.envs import MOVES
+    from plugins.control.maze import MOVES
 
     maze = env.unwrapped
 
@@ -75,7 +75,7 @@ def maze_expert(env):
 
 def expert_for(env_id: str, env):
     """The registered expert of ``env_id`` bound to ``env``."""
-    from core.errors import AppsError
+    from core import AppsError
     from plugins.control.envs import env_entry
 
     entry = env_entry(env_id)

@@ -52,7 +52,7 @@ def run_live(
     from plugins.control.experts import expert_for
     from plugins.control.policies import PolicyRunner
     from plugins.control.render import FrameSink, frame
-    from plugins.control.rollout import _episode_result, action_mask
+    from plugins.control.rollout import action_mask, episode_result
 
     env = make_env(env_id, render_mode="rgb_array" if render else None)
     fps = fps or float(env.metadata.get("render_fps") or 30)
@@ -110,7 +110,7 @@ def run_live(
                 "episode": episode,
                 "agent": who,
                 "manual_steps": manual_steps,
-                **_episode_result(env_id, total, steps, final, first_info),
+                **episode_result(env_id, total, steps, final, first_info),
             }
             if stopped:
                 row["stopped"] = True

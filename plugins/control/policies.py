@@ -29,7 +29,7 @@ from transformers import (
 )
 from transformers.utils import ModelOutput
 
-from core.errors import AppsError
+from core import AppsError
 
 
 @dataclass
@@ -137,7 +137,7 @@ class PlannerEncoder(nn.Module):
     small convolutional network learns what each cell costs to cross from the walls, the unseen cells and
     the goal; ``steps`` rounds of value iteration then spread the cost-to-go from the goal over the map,
     with the environment's four moves as the transition model (the known dynamics of a gridworld, where
-    Tamar et al. learn a 3x3 kernel; learning it needs far more than the 5 CPU minutes this recipe has).
+    Tamar et al. learn a 3x3 kernel, which trains far slower: docs/control.md).
     Each move's advantage at the agent (the cost-to-go it saves) and the other features form the
     embedding. Everything that decides what to avoid and how to act on the values is learned.
     """

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typing
 from dataclasses import dataclass
 
-from core.recipes import Recipe
+from core import Recipe
 
 
 @dataclass

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.errors import AppsError
+from core import AppsError
 
 WHITE, BLACK = (255, 255, 255), (20, 20, 20)
 WALL, TRAIL, PATH = (60, 60, 70), (190, 215, 245), (255, 140, 0)

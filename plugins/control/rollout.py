@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from core.errors import AppsError
+from core import AppsError
 from plugins.control.envs import describe_space, make_env, space_text
 
 
@@ -105,7 +105,7 @@ def run_episodes(
                     finals[i] = {"terminated": bool(terminated), "truncated": bool(truncated), **info}
                     bar.update(1)
         for i, env in enumerate(envs):
-            results.append(_episode_result(env_id, totals[i], lengths[i], finals[i], infos[i]))
+            results.append(episode_result(env_id, totals[i], lengths[i], finals[i], infos[i]))
             if record is not None:
                 discrete = describe_space(env.action_space)["type"] == "discrete"
                 record.append(_labelled_episode(trace[i], results[-1], finals[i], seed + first + i, discrete))
@@ -135,7 +135,10 @@ def action_mask(env):
     return method() if callable(method) else None
 
 
-def _episode_result(env_id: str, total: float, length: int, final: dict, first_info: dict) -> dict:
+def episode_result(env_id: str, total: float, length: int, final: dict, first_info: dict) -> dict:
+    """One episode's row: return, length, success (the env's own flag, else the task's rule) and, for mazes,
+    the shortest path and the walked path's ratio to it (``final``: the last step's info, ``first_info``:
+    the reset's)."""
     row = {"return": total, "length": length}
     if "success" in final:
         row["success"] = bool(final["success"])

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from transformers import TrainerCallback
 
-from core.errors import AppsError
+from core import AppsError, TrainingParts, data_dir
 from plugins.control.dataset import EpisodeDataset, read_dataset, record_episodes, write_dataset
 from plugins.control.policies import build_policy, encode_action
 
@@ -25,8 +25,6 @@ def dataset_for(recipe, progress: bool = True) -> EpisodeDataset:
                 hint=f"set env={data.env} or record {recipe.env} with 'apps collect'",
             )
         return data
-    from core.paths import data_dir
-
     folder = data_dir("control") / (
         f"{recipe.env}-expert-{recipe.episodes}ep-noise{recipe.noise:g}-seed{recipe.collect_seed}"
     )
@@ -208,8 +206,6 @@ def collate(items: list[dict]) -> dict:
 
 
 def training_parts(recipe):
-    from core.training import TrainingParts
-
     if recipe.finetune != "full":
         raise AppsError(
             f"control policies are trained from scratch; finetune: {recipe.finetune} does not apply",
