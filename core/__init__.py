@@ -50,6 +50,7 @@ _EXPORTS = {
     "hf_from_pretrained": "core.models",
     "timm_create": "core.models",
     "load_weights": "core.models",
+    "hub_cache": "core.models",
     "apps_home": "core.paths",
     "data_dir": "core.paths",
     "runs_dir": "core.paths",
