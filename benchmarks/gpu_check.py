@@ -87,7 +87,7 @@ def random_phi15(torch, folder: Path) -> str:
 
 def chat_decode(torch, dtype, folder):
     """The chat app's own load and streaming path on CUDA, against a bare generate (bench: >= 0.9x)."""
-    from core.device import dtype_name
+    from core import dtype_name
     from plugins.chat.bench import measure_decode
     from plugins.chat.model import load_chat_model
 

@@ -39,14 +39,11 @@ def main() -> int:
 
     import psutil
 
-    from core import hookimpl
-    from core.media import FrameSource
-    from core.media.sources import OpenCVCapture
-    from core.plugins import get_manager
+    from core import FrameSource, OpenCVCapture, get_manager, hookimpl
     from plugins.vit.app import VitApp
     from plugins.vit.bench import make_video
+    from plugins.vit.live import run_live
     from plugins.vit.model import TimmClassifier
-    from plugins.vit.runner import run_live
 
     tmp = Path(tempfile.mkdtemp(prefix="soak-vit-"))
     if args.model is None:

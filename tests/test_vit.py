@@ -92,10 +92,10 @@ def test_run_synthetic_headless_json(tiny_model, apps_home, tmp_path):
 def test_two_model_workers_keep_frame_order_and_share_the_threads(tiny_model, apps_home, monkeypatch):
     import torch
 
+    from plugins.vit.live import plan_workers
     from plugins.vit.model import load_classifier
-    from plugins.vit.runner import plan_workers
 
-    monkeypatch.setattr("plugins.vit.runner.cpu_threads", lambda: 4)
+    monkeypatch.setattr("plugins.vit.live.cpu_threads", lambda: 4)
     classifier = load_classifier(str(tiny_model), "cpu", "fp32")
     assert plan_workers(None, classifier, attention=False) == (2, 2)  # a CPU: two workers, half each
     assert plan_workers(None, classifier, attention=True) == (1, 0)  # one: the runtime's own count
@@ -150,7 +150,7 @@ def test_export_int8_writes_a_quantized_model_that_runs(tiny_model, tmp_path, ap
         return real_open(self, threads, spin_wait)
 
     monkeypatch.setattr(OnnxClassifier, "_open", spy)
-    monkeypatch.setattr("plugins.vit.runner.cpu_threads", lambda: 2)
+    monkeypatch.setattr("plugins.vit.live.cpu_threads", lambda: 2)
     result = invoke(
         "run", "vit", "--source", "synthetic://", "-n", "4", "--headless", "--json", "--model", str(quantized)
     )
@@ -161,8 +161,8 @@ def test_export_int8_writes_a_quantized_model_that_runs(tiny_model, tmp_path, ap
 
 
 def test_onnx_model_in_run_refuses_attention(tiny_model, tmp_path, apps_home):
+    from plugins.vit.export import export
     from plugins.vit.model import load_classifier
-    from plugins.vit.training import export
 
     out = tmp_path / "onnx"
     export(model=str(tiny_model), output=str(out))
@@ -192,7 +192,7 @@ def test_onnx_model_in_run_refuses_attention(tiny_model, tmp_path, apps_home):
     assert json_lines(result.stdout)[-1]["backend"] == "onnx"
     with pytest.raises(AppsError, match="attention"):
         from plugins.vit.app import VitApp
-        from plugins.vit.runner import run_live
+        from plugins.vit.live import run_live
 
         run_live(
             VitApp(),
@@ -282,8 +282,9 @@ def test_dataset_bad_input_is_explained(tmp_path):
 def test_train_eval_export_through_the_engine(tmp_path, apps_home, monkeypatch):
     from core import run_training
     from core.recipes import load_recipe
-    from plugins.vit.app import VitApp, VitRecipe
+    from plugins.vit.app import VitApp
     from plugins.vit.model import load_classifier
+    from plugins.vit.recipe import VitRecipe
 
     data = _image_folder(tmp_path / "data")
     recipe = load_recipe(
@@ -386,8 +387,9 @@ def test_lora_recipe_trains_and_loads_merged(tmp_path, apps_home):
     from core import run_training
     from core.plugins import get_manager
     from core.recipes import load_recipe
-    from plugins.vit.app import VitApp, VitRecipe
+    from plugins.vit.app import VitApp
     from plugins.vit.model import load_classifier
+    from plugins.vit.recipe import VitRecipe
 
     data = _image_folder(tmp_path / "data", per_class=4)
     path = get_manager().recipe_path("vit", "vit-tiny-digits-lora")
@@ -414,7 +416,7 @@ def test_live_loop_survives_a_lost_camera(tiny_model, apps_home, tmp_path, capsy
     from core.media import Capture
     from core.plugins import get_manager
     from plugins.vit.app import VitApp
-    from plugins.vit.runner import run_live
+    from plugins.vit.live import run_live
 
     state = {"results": 0, "died": False}
 
@@ -484,11 +486,11 @@ def test_fast_preprocessing_gives_the_reference_pixels():
 def test_benchmark_rows_and_their_bounds(apps_home, monkeypatch):
     """``apps bench vit`` on vit_tiny in fp32 and int8, one run of a few frames: every row is there, and
     the bounds are computed from the same run's figures."""
-    from core import roofline
+    import core
     from plugins.vit import bench
 
     samples = iter([100.0, 200.0, 90.0, 210.0])  # fp32, int8 before the layout; then after it
-    monkeypatch.setattr(roofline, "measure_matmul_peak", lambda dtype="fp32", **_: next(samples))
+    monkeypatch.setattr(core, "measure_matmul_peak", lambda dtype="fp32", **_: next(samples))
     rows = {row["name"]: row for row in bench.benchmark(frames=4, layouts=["vit_tiny"], precisions=["fp32", "int8"], pairs=1)}
     for name in ("vit_tiny fp32", "vit_tiny int8 (onnxruntime)"):
         alone = rows[f"{name}: end-to-end vs model alone"]

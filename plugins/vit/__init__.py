@@ -8,8 +8,6 @@ from pathlib import Path
 
 from core import hookimpl
 
-RECIPES = Path(__file__).parent / "recipes"
-
 
 @hookimpl
 def register_apps(register):
@@ -20,31 +18,31 @@ def register_apps(register):
 
 @hookimpl
 def register_recipes(register):
+    recipes = Path(__file__).parent / "recipes"
     register(
         app="vit",
         name="vit-tiny-digits",
-        path=RECIPES / "vit-tiny-digits.yaml",
+        path=recipes / "vit-tiny-digits.yaml",
         description="small timm ViT on handwritten + rendered digits and shapes (offline default)",
     )
     register(
         app="vit",
         name="vit-tiny-digits-lora",
-        path=RECIPES / "vit-tiny-digits-lora.yaml",
+        path=recipes / "vit-tiny-digits-lora.yaml",
         description="LoRA fine-tune of a ViT on the digits-and-shapes data (needs a base with weights)",
     )
 
 
-def _load_digits(**options):
-    from plugins.vit.training import load_default_dataset
-
-    return load_default_dataset(**options)
-
-
 @hookimpl
 def register_datasets(register):
+    def load_digits(**options):  # data.py (numpy, OpenCV) is imported only when the dataset is used
+        from plugins.vit.data import load_default_dataset
+
+        return load_default_dataset(**options)
+
     register(
         app="vit",
         name="digits-shapes",
-        loader=_load_digits,
+        loader=load_digits,
         description="scikit-learn handwritten digits + OpenCV-rendered digits and shapes (ImageFolder)",
     )

@@ -1,40 +1,18 @@
-"""The vit app: live image classification with a Vision Transformer, its recipe, eval, export, collect.
+"""The vit app: live image classification with a Vision Transformer; its command-line options, and verbs
+that delegate.
 
 Module level stays light (no torch, numpy or OpenCV): ``apps list`` imports it. The work is done in
-``plugins.vit.runner`` (live loop), ``plugins.vit.model`` (loading), ``plugins.vit.training`` (recipe,
-dataset, eval, export, collect) and ``plugins.vit.bench``, imported when a verb runs.
+``live`` (the ``apps run`` loop), ``model`` (loading), ``training`` (parts for the core engine),
+``evaluate``, ``export``, ``prepare``, ``collect``, ``bench`` and ``demo``, imported when a verb runs.
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass, field
-from typing import Any, Union
 
 import click
 
 from core import App
 from core import options as common
-from core.recipes import Recipe
-
-
-@dataclass
-class VitRecipe(Recipe):
-    """Settings of a vit training run (besides the common ones of core.recipes.Recipe).
-
-    ``model`` is a timm architecture (``vit_tiny_patch16_224``); ``model_args`` override its layout
-    (img_size, patch_size, embed_dim, depth, num_heads ...); ``dataset`` is a registered dataset name
-    (``digits-shapes``) or an ImageFolder path with train/ and val/.
-    """
-
-    model: Union[str, None] = "vit_tiny_patch16_224"  # noqa: UP007
-    dataset: Union[str, None] = "digits-shapes"  # noqa: UP007
-    model_args: dict[str, Any] = field(default_factory=dict)
-    pretrained: bool = False  # start from the timm weights (needs them cached or a network)
-    mean: list[float] = field(default_factory=lambda: [0.5, 0.5, 0.5])
-    std: list[float] = field(default_factory=lambda: [0.5, 0.5, 0.5])
-    crop_pct: float = 1.0
-    augment: float = 1.0  # strength of the OpenCV augmentation (0 = none)
-    label_smoothing: float = 0.0
+from plugins.vit.recipe import VitRecipe
 
 
 def _source_options() -> list[click.Option]:
@@ -214,6 +192,14 @@ class VitApp(App):
             ]
         return []
 
+    @classmethod
+    def profile_settings(cls, profile) -> dict:
+        """On a Jetson: a batch that fits its (shared) memory, and fp16 on its tensor cores."""
+        if profile.accelerator != "jetson":
+            return {}
+        memory = profile.memory_gb
+        return {"batch_size": 32 if memory <= 8 else 64 if memory <= 16 else 128, "precision": "fp16"}
+
     # ---- verbs --------------------------------------------------------------------------------
     def load(self, model=None, device="auto", dtype="auto", backend="auto"):
         from plugins.vit.model import load_classifier
@@ -232,7 +218,7 @@ class VitApp(App):
         return [{"top": top} for top in self.classifier.top_k(probs, 5)]
 
     def run(self, **options) -> None:
-        from plugins.vit.runner import run_live
+        from plugins.vit.live import run_live
 
         run_live(self, **options)
 
@@ -242,17 +228,17 @@ class VitApp(App):
         return training_parts(recipe)
 
     def evaluate(self, **options) -> dict:
-        from plugins.vit.training import evaluate
+        from plugins.vit.evaluate import evaluate
 
         return evaluate(**options)
 
     def prepare(self, **options) -> None:
-        from plugins.vit.training import prepare
+        from plugins.vit.prepare import prepare
 
         prepare(self, **options)
 
     def export(self, **options) -> None:
-        from plugins.vit.training import export
+        from plugins.vit.export import export
 
         export(**options)
 
@@ -264,7 +250,7 @@ class VitApp(App):
     def benchmark(self, **options) -> list[dict]:
         from plugins.vit.bench import benchmark
 
-        return benchmark(**options)
+        return benchmark(self, **options)
 
     def demo(self) -> None:
         from plugins.vit.demo import build_tab

@@ -1,34 +1,7 @@
-"""``apps bench vit`` / ``VitApp.benchmark()``: speed of the live pipeline against its model alone and
-against the loop a user would write first (``transformers.pipeline("image-classification")``).
-
-For vit_tiny and vit_base layouts (random weights built from configs: nothing is downloaded), in fp32 and
-bf16 where the CPU has it natively, else int8 (the ``apps export vit --int8`` model run by onnxruntime),
-on the same 640x480 video frames:
-
-- ``model_fps``: the model alone at batch 1 on preprocessed frames, the faster of one call on every thread
-  and two concurrent calls on half the threads each (the pipeline's workers; both are in the row);
-- ``end_to_end_fps``: ``apps run vit`` machinery: video file source -> preprocess (capture thread) ->
-  two model workers -> overlay -> annotated video file (sink thread); row "end-to-end vs model alone";
-- ``pipeline_peer``: a loop over the same frames calling a transformers image-classification pipeline on a
-  ViTForImageClassification of the same layout, in the same precision (fp32 for int8, since the pipeline
-  has no int8 path a first loop would use); row "vs transformers pipeline loop";
-- the three are measured one after another, ``pairs`` times, and each ratio row reports the run with the
-  median ratio (every run's ratio is in the row's ``pair_ratios``): on a shared machine speed drifts by a
-  third between minutes, and ratios across minutes measure the drift more than the pipeline;
-- model FLOPs per frame x model FPS against the measured matrix-multiply peak of this machine in that
-  precision (row "model FLOP/s vs matmul peak"; for int8 onnxruntime's MatMulInteger; the best of samples
-  taken before and after each layout, listed in ``peak_samples``), at batch 1 and, for
-  vit_base in fp32 and bf16, at batch 8 (the Jetson issue's goal: >= 65% of the peak in the best precision);
-- two bounds that say how far a ratio can go on this machine, from the same run's figures:
-  ``peak_bound_ratio`` (pipeline row): the ratio over the peer of a model running at the matmul peak with
-  nothing else on the cores; ``overhead_bound`` (end-to-end row, CPU only): end-to-end / model alone when
-  the model keeps every core busy and the rest of the pipeline (decode, preprocess, overlay, encode:
-  ``side_cpu_ms`` per frame, measured alone) takes its CPU time from the model's.
-
-``device="cuda"`` runs the same rows on a GPU (fp32 and fp16, one model worker, the peer on the GPU too).
-
-Rows use core.bench's keys (value, peer_value, ratio).
-"""
+"""``apps bench vit``: frames/s of ``apps run vit``'s own loop (video file in and out) against its model alone
+and against the loop a user writes first (``transformers.pipeline("image-classification")``), and the
+model's FLOP/s against this machine's measured matmul peak, with the bounds each ratio can reach here.
+Rows use core.bench's keys (value, peer_value, ratio); docs/vit.md explains each row."""
 
 from __future__ import annotations
 
@@ -37,6 +10,10 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+import core
+from core import VideoFileSink, cpu_has_bf16, open_source, resolve_device, resolve_dtype
+from plugins.vit.live import Renderer, plan_workers, run_live
 
 LAYOUTS = {
     # name: (timm architecture, transformers ViTConfig kwargs)
@@ -53,9 +30,6 @@ LAYOUTS = {
 
 def make_video(path: Path, frames: int, width: int = 640, height: int = 480) -> Path:
     """A 640x480 clip (from synthetic://) to read back through the file source, like a recorded camera."""
-    from core.media import open_source
-    from core.media.sinks import VideoFileSink
-
     sink = VideoFileSink(path, fps=30)
     with open_source(f"synthetic://?frames={frames}&width={width}&height={height}&hold=10") as source:
         for frame in source:
@@ -65,8 +39,6 @@ def make_video(path: Path, frames: int, width: int = 640, height: int = 480) -> 
 
 
 def read_frames(path: Path) -> list[np.ndarray]:
-    from core.media import open_source
-
     with open_source(str(path)) as source:
         return [frame.image for frame in source]
 
@@ -98,8 +70,6 @@ def pipeline_peer(layout: str, precision: str, device: str = "cpu"):
     from PIL import Image
     from transformers import ViTConfig, ViTForImageClassification, ViTImageProcessor, pipeline
 
-    from core.device import resolve_dtype
-
     _, config_kwargs = LAYOUTS[layout]
     config = ViTConfig(image_size=224, patch_size=16, num_labels=1000, **config_kwargs)
     dtype = resolve_dtype(precision)
@@ -128,8 +98,6 @@ def model_alone_fps(classifier, batch: list, workers: int = 1) -> float:
     runs them."""
     import threading
 
-    from plugins.vit.runner import plan_workers
-
     _, threads = plan_workers(workers, classifier, attention=False)
     restore = classifier.use_threads(threads) if workers > 1 else (lambda: None)
     try:
@@ -154,10 +122,6 @@ def side_work_cpu_ms(video: Path, classifier, output: Path) -> float:
     thread), overlay and encode (the sink thread), with OpenCV on one thread as ``apps run vit`` sets it.
     Measured alone, before any model runs (idle runtime threads would count too)."""
     import cv2
-
-    from core.media import open_source
-    from core.media.sinks import VideoFileSink
-    from plugins.vit.runner import Renderer
 
     threads = cv2.getNumThreads()
     cv2.setNumThreads(1)
@@ -204,8 +168,8 @@ def peak_row(label: str, gflops_per_s: float, precision: str, common: dict, **ex
 
 
 def median_run(runs: list[tuple], ratio) -> tuple:
-    """The run whose ``ratio`` is the median: on a shared machine speed drifts by a third between
-    minutes, so each ratio is taken within one run of alternating measurements, never across runs."""
+    """The run whose ``ratio`` is the median. Each ratio is taken within one run of alternating
+    measurements, never across runs: speed drifts between minutes on a shared machine."""
     return sorted(runs, key=ratio)[len(runs) // 2]
 
 
@@ -214,7 +178,7 @@ def _export_int8(folder: Path, output: Path) -> Path:
     import contextlib
     import io
 
-    from plugins.vit.training import export
+    from plugins.vit.export import export
 
     with contextlib.redirect_stdout(io.StringIO()):
         export(model=str(folder), output=str(output), int8=True)
@@ -222,6 +186,7 @@ def _export_int8(folder: Path, output: Path) -> Path:
 
 
 def benchmark(
+    app=None,
     quick: bool = False,
     frames: int | None = None,
     layouts=None,
@@ -230,15 +195,13 @@ def benchmark(
     pairs: int = 3,
     **_ignored,
 ) -> list[dict]:
-    """The rows above; ``pairs``: alternating (model alone, end to end, peer) runs per layout and precision."""
+    """The rows (``app``: the vit app whose ``on_result`` events the live loop emits; default: a fresh
+    one); ``pairs``: alternating (model alone, end to end, peer) runs per layout and precision."""
     import torch
 
-    from core.device import cpu_has_bf16, resolve_device
-    from core.roofline import measure_matmul_peak
-    from plugins.vit.app import VitApp
     from plugins.vit.model import load_classifier
-    from plugins.vit.runner import plan_workers, run_live
 
+    app = app or core.get_manager().app("vit")
     count = frames or (20 if quick else 100)
     layouts = layouts or (["vit_tiny"] if quick else ["vit_tiny", "vit_base"])
     on_gpu = resolve_device(device).type == "cuda"
@@ -253,10 +216,9 @@ def benchmark(
         tmp = Path(tmp)
         video = make_video(tmp / "clip.mp4", count + 1)
         clip = read_frames(video)
-        # The peak is sampled before and after each layout, and the best sample is used: one sample can
-        # fall in a slow minute of a shared machine (an int8 sample once came out at 157 GOP/s, below what
-        # the model itself reached in that run). Rows that depend on it are completed at the end.
-        peak_samples = {p: [measure_matmul_peak(p, device=device)] for p in precisions}
+        # The peak is sampled before and after each layout and the best sample is used (one sample can
+        # fall in a slow minute); the rows that depend on it are completed at the end.
+        peak_samples = {p: [core.measure_matmul_peak(p, device=device)] for p in precisions}
         by_peak = []  # (row, precision, the peak's divisor for peak_bound_ratio or None for a peak row)
         side_ms = None
         for layout in layouts:
@@ -282,7 +244,7 @@ def benchmark(
                     alone = {n: model_alone_fps(classifier, batch, n) for n in sorted({1, workers})}
                     model_fps = max(alone.values())
                     summary = run_live(
-                        VitApp(),
+                        app,
                         source=str(video),
                         model=model,
                         precision=precision,
@@ -367,7 +329,7 @@ def benchmark(
                     )
                     by_peak.append((rows[-1], precision, None))
             for precision in precisions:
-                peak_samples[precision].append(measure_matmul_peak(precision, device=device))
+                peak_samples[precision].append(core.measure_matmul_peak(precision, device=device))
         for row, precision, peer_gflops_per_s in by_peak:
             peak = max(peak_samples[precision])
             if peer_gflops_per_s is None:

@@ -11,12 +11,9 @@ from pathlib import Path
 
 import click
 
-from core.errors import AppsError
-from core.media import has_display, open_source
-from core.media.overlay import draw_banner, draw_crop_box
-from core.media.sinks import WindowSink
+from core import AppsError, WindowSink, draw_banner, draw_crop_box, has_display, open_source
 from plugins.vit.data import read_labels_file, write_labels_file
-from plugins.vit.runner import choose_source
+from plugins.vit.live import choose_source
 
 
 def collect(

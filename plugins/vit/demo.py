@@ -9,7 +9,7 @@ def annotate(app, image_rgb, attention: bool):
     import cv2
     import numpy as np
 
-    from core.media.overlay import draw_heatmap, draw_top_k
+    from core import draw_heatmap, draw_top_k
 
     if image_rgb is None:
         return None, {}
@@ -30,7 +30,7 @@ def annotate(app, image_rgb, attention: bool):
 def build_tab(app) -> None:
     import gradio as gr
 
-    from core.demo import friendly
+    from core import friendly
 
     def reset():
         app.__dict__.pop("classifier", None)

@@ -15,12 +15,23 @@ import numpy as np
 import torch
 from torch import nn
 
-from core.errors import AppsError
+from core import (
+    AppsError,
+    dtype_name,
+    hf_from_pretrained,
+    hub_cache,
+    require_default,
+    resolve_device,
+    resolve_dtype,
+    resolve_model,
+    timm_create,
+)
 from plugins.vit.data import fit_square, normalize, read_labels_file, write_labels_file
 
 DEFAULT_TIMM_MODEL = "vit_tiny_patch16_224.augreg_in21k_ft_in1k"
 CONFIG_NAME = "vit_config.json"  # written by TimmClassifier.save_pretrained, read back by load_classifier
 WEIGHTS_NAME = "model.safetensors"
+BUILD_TAKES = "a few minutes on a CPU"  # how long 'apps prepare vit' takes to build the offline default
 
 
 # ---- the trainable model --------------------------------------------------------------------------
@@ -47,7 +58,7 @@ class TimmClassifier(nn.Module):
         self.labels = list(labels)
         self.model_args = dict(model_args or {})
         self.label_smoothing = 0.0  # a training setting (recipe), not saved with the model
-        self.model = _create_timm(architecture, pretrained, num_classes=len(self.labels), **self.model_args)
+        self.model = create_timm(architecture, pretrained, num_classes=len(self.labels), **self.model_args)
         cfg = self.model.pretrained_cfg
         size = self.model.patch_embed.img_size
         self.preprocess = {
@@ -111,29 +122,22 @@ class TimmClassifier(nn.Module):
         return model
 
 
-def _create_timm(name: str, pretrained: bool, **kwargs):
+def create_timm(name: str, pretrained: bool, **kwargs):
+    """A timm model through ``core.timm_create``; its weights from the local cache when they are there
+    (no network needed), and a name timm does not know is an error that lists names like it."""
     import timm
 
-    base = name.split(".")[0]
+    base = name.removeprefix("timm/").split(".")[0]
     if not timm.is_model(base):
         close = timm.list_models(f"*{base.split('_')[0]}*")[:8]
         raise AppsError(
             f"'{name}' is not a timm model, a run directory, an ONNX file or a folder",
             hint=f"timm models like it: {', '.join(close) or 'see timm.list_models()'}",
         )
-    if not pretrained:
-        return timm.create_model(name, pretrained=False, **kwargs)
-    cached = cached_timm_weights(name)
-    try:
-        if cached:
-            return timm.create_model(name, pretrained=True, pretrained_cfg_overlay={"file": cached}, **kwargs)
-        return timm.create_model(name, pretrained=True, **kwargs)
-    except Exception as exc:  # no network, no cache
-        raise AppsError(
-            f"the weights of timm model '{name}' are not cached and could not be downloaded ({type(exc).__name__})",
-            hint="load it once with a network (it is cached then), or use the offline default: "
-            "'apps prepare vit', then no --model",
-        ) from None
+    cached = cached_timm_weights(name) if pretrained else None
+    if cached:
+        kwargs["pretrained_cfg_overlay"] = {"file": cached}
+    return timm_create(name, pretrained, app="vit", **kwargs)
 
 
 def cached_timm_weights(name: str) -> str | None:
@@ -148,10 +152,11 @@ def cached_timm_weights(name: str) -> str | None:
         return None
     from huggingface_hub import try_to_load_from_cache
 
-    for filename in ("model.safetensors", "pytorch_model.bin"):
-        path = try_to_load_from_cache(hub_id, filename)
-        if isinstance(path, str) and os.path.isfile(path):
-            return path
+    for cache_dir in (hub_cache(), None):  # $APPS_HOME/hub, then the user's Hugging Face cache
+        for filename in ("model.safetensors", "pytorch_model.bin"):
+            path = try_to_load_from_cache(hub_id, filename, cache_dir=cache_dir)
+            if isinstance(path, str) and os.path.isfile(path):
+                return path
     return None
 
 
@@ -217,8 +222,6 @@ class TorchClassifier(Classifier):
 
     def __init__(self, name, module, labels, preprocess, device, dtype, kind: str):
         super().__init__(name, labels, preprocess)
-        from core.device import dtype_name
-
         self.kind = kind  # "timm" | "hf"
         self.module = module.to(device=device, dtype=dtype).eval()
         self.device, self.torch_dtype, self.dtype = device, dtype, dtype_name(dtype)
@@ -372,20 +375,11 @@ class OnnxClassifier(Classifier):
 
 # ---- resolving --model ----------------------------------------------------------------------------
 def default_model_spec() -> str:
-    """What no --model means: the timm default when its weights are cached, else the prepared default."""
-    from core.paths import default_model_dir
-
+    """What no --model means: the timm default when its weights are cached, else the prepared default
+    (or the error that says to run 'apps prepare vit')."""
     if cached_timm_weights(DEFAULT_TIMM_MODEL):
         return DEFAULT_TIMM_MODEL
-    prepared = default_model_dir("vit")
-    if (prepared / CONFIG_NAME).is_file() or (prepared / "run.json").is_file():
-        return str(prepared)
-    raise AppsError(
-        f"no vit model is available offline: the weights of '{DEFAULT_TIMM_MODEL}' are not cached and the "
-        f"offline default model has not been built ({prepared} is missing)",
-        hint="run 'apps prepare vit' (builds the default digits-and-shapes model in a few minutes), "
-        "or pass --model (a run directory, a timm name, a Hugging Face ViT id or an ONNX file)",
-    )
+    return str(require_default("vit", takes=BUILD_TAKES))
 
 
 def load_classifier(
@@ -395,17 +389,15 @@ def load_classifier(
     backend: str = "auto",
 ) -> Classifier:
     """``--model`` (timm name, HF ViT id, run directory, model folder, .onnx file) -> a Classifier."""
-    from core.device import resolve_device, resolve_dtype
-
-    spec = model or default_model_spec()
-    if spec == "default":
-        from core.paths import default_model_dir
-
-        spec = str(default_model_dir("vit"))
-    path = Path(spec).expanduser()
-    if backend == "onnx" and path.is_dir():
+    if model == "default":
+        spec = str(require_default("vit", takes=BUILD_TAKES))
+    else:
+        spec = model or default_model_spec()
+    ref = resolve_model(spec, "vit")
+    path = ref.path
+    if backend == "onnx" and ref.kind in ("run", "folder"):
         path = path / "model.onnx"
-    if path.suffix == ".onnx" or backend == "onnx":
+    if ref.kind == "onnx" or backend == "onnx":
         if not path.is_file():
             raise AppsError(
                 f"ONNX file {path} does not exist", hint="write one with 'apps export vit --format onnx'"
@@ -413,20 +405,16 @@ def load_classifier(
         return OnnxClassifier(path, device or "auto")
     torch_device = resolve_device(device)
     dtype = resolve_dtype(precision, torch_device)
-    if path.is_dir():
+    if ref.kind in ("run", "folder"):
         return _load_folder(path, torch_device, dtype)
-    if (
-        spec.startswith((".", "/", "~"))
-        or spec.count("/") > 1
-        or path.suffix in (".json", ".safetensors", ".pt")
-    ):
+    if ref.kind == "file":
         raise AppsError(
-            f"model {spec} does not exist",
+            f"{spec} is a single weights file",
             hint="give a run directory, a folder, a .onnx file or a model name",
         )
-    if "/" in spec:  # a Hugging Face hub id such as google/vit-base-patch16-224
-        return _load_hf(spec, spec, torch_device, dtype)
-    vit = _create_timm(spec, pretrained=True)  # a plain timm model with ImageNet labels
+    if ref.kind == "hub" and "/" in ref.location:  # a Hugging Face hub id such as google/vit-base-patch16-224
+        return _load_hf(ref.location, spec, torch_device, dtype)
+    vit = create_timm(ref.location, pretrained=True)  # a plain timm model with ImageNet labels
     return TorchClassifier(
         spec, vit, _imagenet_labels(vit), _timm_preprocess(vit), torch_device, dtype, "timm"
     )
@@ -463,22 +451,14 @@ def _load_lora_run(path: Path, device, dtype) -> Classifier:
 
 
 def _load_hf(spec: str, name: str, device, dtype) -> Classifier:
-    from transformers import ViTForImageClassification
+    from transformers import AutoImageProcessor, ViTForImageClassification
 
-    try:
-        module = ViTForImageClassification.from_pretrained(spec, attn_implementation="eager")
-    except OSError as exc:
-        raise AppsError(
-            f"cannot load the Hugging Face model '{spec}': {str(exc).splitlines()[0]}",
-            hint="the hub may be unreachable: download it once online, or use a local folder",
-        ) from None
+    module = hf_from_pretrained(ViTForImageClassification, spec, "vit", attn_implementation="eager")
     cfg = module.config
     labels = [cfg.id2label[i] for i in range(cfg.num_labels)]
     mean, std = [0.5] * 3, [0.5] * 3
     try:
-        from transformers import AutoImageProcessor
-
-        processor = AutoImageProcessor.from_pretrained(spec)
+        processor = hf_from_pretrained(AutoImageProcessor, spec, "vit")
         mean, std = list(processor.image_mean), list(processor.image_std)
     except Exception:
         pass  # ViT checkpoints use 0.5/0.5; keep going offline

@@ -15,11 +15,23 @@ from collections import deque
 
 import click
 
-from core.errors import AppsError
-from core.media import has_display, list_cameras, open_sink, open_source
-from core.media.overlay import FpsMeter, draw_banner, draw_crop_box, draw_heatmap, draw_stats, draw_top_k
-from core.media.sinks import SinkWorker, WindowSink
-from core.media.workers import ModelWorkers, cpu_threads
+from core import (
+    AppsError,
+    FpsMeter,
+    ModelWorkers,
+    SinkWorker,
+    WindowSink,
+    cpu_threads,
+    draw_banner,
+    draw_crop_box,
+    draw_heatmap,
+    draw_stats,
+    draw_top_k,
+    has_display,
+    list_cameras,
+    open_sink,
+    open_source,
+)
 
 FALLBACK_CLIP_FRAMES = 14 * 45  # each of the 14 digits and shapes of synthetic:// once
 
@@ -92,7 +104,7 @@ def run_live(
     import cv2
 
     # The model owns the cores; capture and sink already run in threads of their own. OpenCV's own worker
-    # threads would only preempt the model's (end-to-end / model-alone 0.75 -> 0.83 on 2 cores).
+    # threads would only preempt the model's.
     cv2.setNumThreads(1)
     if attention and not classifier.supports_attention:
         raise AppsError(
