@@ -226,7 +226,10 @@ def test_default_is_a_datasets_own_model_when_built(tiny_run, tmp_path, monkeypa
     import shutil
 
     from core.paths import default_model_dir
-    from plugins.timeseries.forecast import own_model_dir, resolve_model_dir
+    from plugins.timeseries.model import model_ref, own_model_dir
+
+    def resolve_model_dir(model, dataset):
+        return model_ref(model, dataset).path
 
     monkeypatch.setenv("APPS_HOME", str(tmp_path))
     pooled, own = default_model_dir("timeseries"), own_model_dir("sunspots")
@@ -239,6 +242,38 @@ def test_default_is_a_datasets_own_model_when_built(tiny_run, tmp_path, monkeypa
     assert json.loads(report.output)["results"][0]["model_dirs"] == {"patchtst": str(own)}
 
 
+def test_prepare_builds_pooled_and_own_models_through_the_core_lifecycle(tmp_path, monkeypatch):
+    """'apps prepare timeseries' builds the pooled default and one model per short series in the same
+    folders as before, drops checkpoints, and skips what is built unless --force."""
+    import core.training.engine as engine
+    from core.paths import default_model_dir
+    from plugins.timeseries.model import own_model_dir
+
+    trained = []
+
+    def fake_train(app, recipe_name, run_dir, overrides=(), **_):
+        trained.append((recipe_name, list(overrides)))
+        (run_dir / "checkpoint-1").mkdir(parents=True)
+        (run_dir / "run.json").write_text(json.dumps({"status": "complete"}))
+        return run_dir
+
+    monkeypatch.setenv("APPS_HOME", str(tmp_path))
+    monkeypatch.setattr(engine, "train_recipe", fake_train)
+    invoke("prepare", "timeseries", "--set", "max_steps=2")
+    own = [name for name, spec in tsdata.DATASETS.items() if spec.own_model]
+    assert trained == [
+        ("patchtst-pretrain", ["max_steps=2"]),
+        *[("patchtst-series", [f"dataset={name}"]) for name in own],
+    ]
+    for folder in (default_model_dir("timeseries"), *map(own_model_dir, own)):
+        assert (folder / "run.json").is_file() and not (folder / "checkpoint-1").exists(), folder
+        assert not folder.with_name(folder.name + ".building").exists()
+    invoke("prepare", "timeseries")
+    assert len(trained) == 1 + len(own)  # all built: nothing to do
+    invoke("prepare", "timeseries", "--force")
+    assert len(trained) == 2 * (1 + len(own))
+
+
 def invoke(*args):
     return CliRunner().invoke(cli, list(map(str, args)), catch_exceptions=False)
 
@@ -248,7 +283,9 @@ def test_info_lists_datasets_with_horizon_and_season():
     datasets = json.loads(result.output)["datasets"]
     assert set(datasets) == {"co2", "sunspots", "elnino", "elec_equip", "taylor", "msft"}
     assert "horizon 26, season 52" in datasets["co2"]
-    assert {"patchtst-pretrain", "patchtst-finetune", "patchtst-series"} <= set(json.loads(result.output)["recipes"])
+    assert {"patchtst-pretrain", "patchtst-finetune", "patchtst-series"} <= set(
+        json.loads(result.output)["recipes"]
+    )
 
 
 def test_cli_run_dataset_writes_plot(tiny_run, tmp_path):

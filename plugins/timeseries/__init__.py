@@ -1,14 +1,8 @@
-"""Built-in plugin: Transformer (PatchTST) forecasting. Thin: hookimpls only, nothing heavy imported."""
+"""Built-in plugin: Transformer (PatchTST) forecasting. Hookimpls only; nothing heavy is imported here."""
 
 from pathlib import Path
 
 from core import hookimpl
-
-RECIPES = {
-    "patchtst-pretrain": "PatchTST pre-trained over the pool of shipped series (the offline default)",
-    "patchtst-finetune": "adapt the pooled PatchTST to one target series (dataset=NAME or a CSV path)",
-    "patchtst-series": "a small PatchTST trained on one short series alone (yearly/monthly; dataset=NAME)",
-}
 
 
 @hookimpl
@@ -36,6 +30,8 @@ def register_datasets(register):
 
 @hookimpl
 def register_recipes(register):
+    from plugins.timeseries.recipe import RECIPES
+
     folder = Path(__file__).parent / "recipes"
     for name, description in RECIPES.items():
         register(app="timeseries", name=name, path=folder / f"{name}.yaml", description=description)

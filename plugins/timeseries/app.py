@@ -1,8 +1,8 @@
 """The timeseries app: PatchTST forecasts shown beside the baselines they must beat.
 
-Module level stays light (no torch, no pandas): 'apps list' imports it. The work lives in data.py
-(tables, shipped datasets), model.py (PatchTST), training.py (recipes), backtest.py (metrics, baselines),
-forecast.py (run / eval / plot).
+Module level stays light (no torch, no pandas): 'apps list' imports it. The class declares the command
+line and delegates: live.py (run), evaluate.py (eval), prepare.py (the offline defaults), training.py,
+bench.py, demo.py.
 """
 
 from __future__ import annotations
@@ -15,7 +15,9 @@ class TimeseriesApp(App):
     name = "timeseries"
     description = "Transformer (PatchTST) forecasting for energy, markets and sensors"
     recipe_class = TimeseriesRecipe
-    default_model = "default (pooled PatchTST, and own models for short series, built by 'apps prepare timeseries')"
+    default_model = (
+        "default (pooled PatchTST, and own models for short series, built by 'apps prepare timeseries')"
+    )
 
     @classmethod
     def cli_options(cls, verb: str) -> list:
@@ -113,24 +115,24 @@ class TimeseriesApp(App):
         return []
 
     def run(self, **options) -> None:
-        from plugins.timeseries.forecast import run
+        from plugins.timeseries.live import run
 
         run(self, **options)
 
     def evaluate(self, **options) -> dict:
-        from plugins.timeseries.forecast import evaluate
+        from plugins.timeseries.evaluate import evaluate
 
         return evaluate(self, **options)
 
     def prepare(self, force: bool = False, overrides=(), **_) -> None:
-        from plugins.timeseries.forecast import prepare
+        from plugins.timeseries.prepare import prepare
 
-        prepare(self, force=force, overrides=list(overrides))
+        prepare(self, force=force, overrides=overrides)
 
     def training_parts(self, recipe):
         from plugins.timeseries.training import training_parts
 
-        return training_parts(self, recipe)
+        return training_parts(recipe)
 
     def benchmark(self, model=None, device="auto", **_) -> list[dict]:
         from plugins.timeseries.bench import benchmark_rows

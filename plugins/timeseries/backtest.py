@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from core.errors import AppsError
+from core import AppsError
 
 METRICS = ("mae", "rmse", "smape", "mase")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sys
 
-from core.errors import AppsError
+from core import AppsError
 
 SERIES, SEASON = "co2", 52
 
@@ -13,9 +13,9 @@ SERIES, SEASON = "co2", 52
 def benchmark_rows(model: str | None = None, device: str = "auto", batch: int = 64) -> list[dict]:
     import torch
 
-    from core.bench import PeakMemory, timed
+    from core import PeakMemory, timed
     from plugins.timeseries.backtest import ets
-    from plugins.timeseries.forecast import load_forecaster
+    from plugins.timeseries.model import load_forecaster
     from plugins.timeseries.training import load_series
 
     try:

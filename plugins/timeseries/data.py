@@ -17,9 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from core.errors import AppsError
+from core import AppsError
 
 ID, DS, Y = "unique_id", "ds", "y"
+DEFAULT_HORIZON = 24  # steps forecast for user data when --horizon is not given
 
 
 def warn(message: str) -> None:
@@ -150,7 +151,7 @@ DATASETS: dict[str, DatasetSpec] = {
 
 def dataset_spec(name: str) -> DatasetSpec:
     if name not in DATASETS:
-        from core.plugins import suggest
+        from core import suggest
 
         raise AppsError(f"unknown dataset '{name}'", hint=suggest(name, DATASETS))
     return DATASETS[name]
@@ -161,6 +162,42 @@ def load_dataset(name: str, quiet: bool = True):
     filled by the same rule as user data; ``quiet`` keeps that warning for user files only."""
     spec = dataset_spec(name)
     return read_table(spec.loader(), freq=spec.freq, label=f"dataset {name}", quiet=quiet)
+
+
+def load_input(csv=None, dataset=None, freq=None, ds_col="ds", y_col="y", id_col="unique_id", quiet=False):
+    """``(table, spec or None)`` from ``--csv`` or ``--dataset`` (exactly one of them)."""
+    if bool(csv) == bool(dataset):
+        raise AppsError(
+            "give exactly one of --csv FILE or --dataset NAME",
+            hint=f"shipped datasets: {', '.join(DATASETS)}",
+        )
+    if dataset:
+        spec = dataset_spec(dataset)
+        return load_dataset(dataset), spec
+    return read_table(csv, freq=freq, id_col=id_col, ds_col=ds_col, y_col=y_col, quiet=quiet), None
+
+
+def default_season(freq: str) -> int:
+    """A seasonal period for user data, from its frequency (1: no season, naive baseline)."""
+    import pandas as pd
+
+    offset = pd.tseries.frequencies.to_offset(freq)
+    name = offset.rule_code.split("-")[0].upper()
+    if name in ("MS", "ME", "M"):
+        return 12
+    if name in ("QS", "QE", "Q"):
+        return 4
+    if name in ("W",):
+        return 52
+    if name in ("D",):
+        return 7
+    if name in ("B",):
+        return 5
+    try:
+        per_day = pd.Timedelta(days=1) / pd.Timedelta(offset)
+    except (ValueError, TypeError):
+        return 1
+    return int(round(per_day)) if per_day >= 2 and float(per_day).is_integer() else 1
 
 
 # ---- user tables ------------------------------------------------------------------------------------

@@ -8,26 +8,21 @@ from pathlib import Path
 
 def forecast_plot(app, dataset: str | None, csv_path: str | None, horizon: int | None, level: float):
     """(PNG path, table rows) for one request, using the same functions as 'apps run timeseries'."""
-    from core.demo import scratch_path
-    from plugins.timeseries.forecast import (
-        DEFAULT_HORIZON,
-        default_season,
-        forecast_table,
-        load_forecaster,
-        load_input,
-        plot_forecast,
-        resolve_model_dir,
-    )
+    from core import scratch_path
+    from plugins.timeseries.data import DEFAULT_HORIZON, default_season, load_input
+    from plugins.timeseries.live import forecast_table
+    from plugins.timeseries.model import forecaster_for, model_ref
+    from plugins.timeseries.plot import plot_forecast
 
     dataset = None if csv_path else dataset
-    model_dir = resolve_model_dir(None, dataset)  # some datasets have a model of their own
-    forecasters = app.__dict__.setdefault("forecasters", {})  # by run directory: the pooled one loads once
-    if model_dir not in forecasters:
-        forecasters[model_dir] = load_forecaster(str(model_dir))
+    ref = model_ref(None, dataset)  # some datasets have a model of their own
+    forecasters = app.__dict__.setdefault("forecasters", {})  # by model folder: the pooled one loads once
+    if ref.path not in forecasters:
+        forecasters[ref.path] = forecaster_for(ref)
     table, spec = load_input(csv=csv_path, dataset=dataset, quiet=True)
     h = int(horizon) if horizon else (spec.horizon if spec else DEFAULT_HORIZON)
     season = spec.season if spec else default_season(table.attrs["freq"])
-    results = forecast_table(forecasters[model_dir], table, h, level, season)
+    results = forecast_table(forecasters[ref.path], table, h, level, season)
     for result in results:
         app.emit(result, source=csv_path or f"dataset:{dataset}")
     out = scratch_path(".png")
@@ -51,7 +46,7 @@ def forecast_plot(app, dataset: str | None, csv_path: str | None, horizon: int |
 def build_tab(app) -> None:
     import gradio as gr
 
-    from core.demo import friendly
+    from core import friendly
     from plugins.timeseries.data import DATASETS
 
     def handle(dataset, upload, horizon, level):

@@ -9,6 +9,10 @@ Design, and why:
   marked unobserved (``past_observed_mask``), so scaling ignores the padding.
 - Intervals: a Student-t head trained by negative log-likelihood gives, per step, a location (the point
   forecast: the median) and exact quantiles from the t distribution (no sampling noise).
+
+Which model forecasts (``model_ref``): ``--model`` goes through ``core.resolve_model``; without it, a shipped
+short series (``own_model`` in data.py) gets its own model when 'apps prepare' has built it, every other
+input the pooled default.
 """
 
 from __future__ import annotations
@@ -18,9 +22,60 @@ from pathlib import Path
 
 import numpy as np
 
+from core import AppsError, ModelRef, default_is_built, default_model_dir, require_default, resolve_model
+from plugins.timeseries.data import DATASETS, warn
 from plugins.timeseries.recipe import ModelSettings  # the PatchTST shape, declared once with the recipe
 
+APP = "timeseries"
 FORECAST_FILE = "forecast.json"  # written beside the weights: what forecasting needs to know
+PREPARE_TAKES = "a few minutes on a CPU"  # how long 'apps prepare timeseries' takes, for its hint
+POOLED = ("", "default", "pooled")  # --model values that name the prepared models, not a path
+
+
+# ---- which model --------------------------------------------------------------------------------------
+def own_model_dir(dataset: str) -> Path:
+    """The folder of a shipped dataset's own model (``own_model``), beside the pooled default."""
+    return default_model_dir(APP).with_name(f"series-{dataset}")
+
+
+def model_ref(model: str | None, dataset: str | None = None) -> ModelRef:
+    """The model that forecasts ``dataset`` (a shipped name, or None for user data).
+
+    ``None``/``default``: the dataset's own model when it has one and it is built, else the pooled default;
+    ``pooled``: always the pooled default; anything else: a run directory (or PatchTST folder).
+    """
+    if model is None or model in POOLED:
+        spec = DATASETS.get(dataset or "")
+        if spec and spec.own_model and model != "pooled":
+            own = own_model_dir(spec.name)
+            if default_is_built(APP, own):
+                return resolve_model(str(own), APP)
+            warn(
+                f"'{spec.name}' has no model of its own yet ({own}); forecasting with the pooled model "
+                "('apps prepare timeseries' builds it in about a minute)"
+            )
+        return resolve_model(str(require_default(APP, takes=PREPARE_TAKES)), APP)
+    ref = resolve_model(model, APP)
+    if ref.kind not in ("run", "folder") or not (
+        (ref.path / "config.json").is_file() or (ref.path / "adapter_config.json").is_file()
+    ):
+        raise AppsError(
+            f"{model} holds no PatchTST model (config.json)",
+            hint="pass a run directory from 'apps train timeseries'",
+        )
+    return ref
+
+
+def load_forecaster(model: str | None = None, device: str = "auto", dataset: str | None = None) -> Forecaster:
+    """The Forecaster of ``model_ref(model, dataset)`` on ``device``."""
+    return forecaster_for(model_ref(model, dataset), device)
+
+
+def forecaster_for(ref: ModelRef, device: str = "auto") -> Forecaster:
+    """A resolved model as a Forecaster on ``device`` (auto, cpu, cuda ...)."""
+    from core import resolve_device
+
+    return Forecaster.from_run(ref.path, device=str(resolve_device(device)))
 
 
 def build_model(settings: ModelSettings):
@@ -137,7 +192,7 @@ class Forecaster:
         if (run_dir / "adapter_config.json").is_file():  # LoRA run: base + adapter, merged for inference
             from peft import PeftModel
 
-            from core.rundir import load_run
+            from core import load_run
 
             base = PatchTSTForPrediction.from_pretrained(load_run(run_dir)["base_model"])
             model = PeftModel.from_pretrained(base, str(run_dir)).merge_and_unload()

