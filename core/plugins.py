@@ -128,12 +128,12 @@ class Schema:
         unknown = sorted(set(fields) - set(allowed))
         if unknown:
             raise PluginError(
-                f"a {self.kind} registration has unknown field(s) {', '.join(unknown)}; "
+                f"{self.kind} registration {fields!r} has unknown field(s) {', '.join(unknown)}; "
                 f"valid fields: {', '.join(allowed)}"
             )
         missing = [name for name in (*self.key, *self.required) if not fields.get(name)]
         if missing:
-            raise PluginError(f"a {self.kind} registration {fields!r} lacks {', '.join(missing)}")
+            raise PluginError(f"{self.kind} registration {fields!r} lacks {', '.join(missing)}")
         value = tuple(fields[name] for name in self.key)
         return Entry(value[0] if len(self.key) == 1 else value, fields, plugin)
 
@@ -186,6 +186,7 @@ class Manager:
         self.pm.add_hookspecs(hookspecs)
         self.plugins: dict[str, PluginInfo] = {}
         self._registries: dict[str, Registry] = {}
+        self._specs_added: set[str] = set()  # plugins whose register_hookspecs has run
         self._load()
 
     # ---- loading ------------------------------------------------------------------------------
@@ -227,8 +228,11 @@ class Manager:
                     )
 
     def _add_plugin_hookspecs(self) -> None:
-        """Let plugins add hook specifications of their own (``register_hookspecs``)."""
+        """Let plugins add hook specifications of their own (``register_hookspecs``), once per plugin."""
         for impl in self._impls("register_hookspecs"):
+            if impl.plugin_name in self._specs_added:
+                continue
+            self._specs_added.add(impl.plugin_name)
             try:
                 impl.function(**_pick(impl, register=self.pm.add_hookspecs))
             except Exception as exc:

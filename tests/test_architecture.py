@@ -121,6 +121,8 @@ def test_a_plugin_adds_a_registry_hook_of_its_own():
     assert manager.registry("register_widgets", schema)["w"] == {"name": "w", "size": 2}
     with pytest.raises(AppsError, match="no registry hook 'register_gadgets'"):
         manager.registry("register_gadgets")
+    manager.add_plugin(_plugin(), name="later")  # adding a plugin does not add the specs again
+    assert manager.plugins["widgets"].error is None and manager.plugins["control"].error is None
 
 
 def test_apps_are_listed_by_their_order_then_name():
