@@ -161,12 +161,61 @@ def test_plugin_commands_are_added(example_plugins):
     assert result.exit_code == 0 and "hello from a plugin" in result.output
 
 
+SCAFFOLD_LAYOUT = {"__init__.py", "app.py", "recipe.py", "model.py", "data.py", "training.py", "prepare.py"}
+
+
+def _core_imports(path) -> list[tuple[str, set[str]]]:
+    """``(module, names)`` of every import of ``core`` or ``core.*`` in a Python file."""
+    import ast
+
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "core":
+            found.append((node.module, {alias.name for alias in node.names}))
+        elif isinstance(node, ast.Import):
+            found += [(alias.name, set()) for alias in node.names if alias.name.split(".")[0] == "core"]
+    return found
+
+
+def test_new_plugin_writes_the_plugin_layout_with_public_imports_only(tmp_path):
+    import ast
+
+    import core
+    from core.scaffold import write_plugin
+
+    folder = write_plugin("weather-station", tmp_path)
+    package = folder / "apps_weather_station"
+    assert {path.name for path in package.glob("*.py")} == SCAFFOLD_LAYOUT
+    assert (package / "recipes" / "weather-station.yaml").is_file()
+    pyproject = (folder / "pyproject.toml").read_text()
+    assert "[project.entry-points.transformer_apps]" in pyproject
+    assert 'weather-station = "apps_weather_station"' in pyproject
+    for path in folder.rglob("*.py"):
+        for module, names in _core_imports(path):
+            assert module == "core" and names <= set(core.__all__), f"{path.name} imports {module}: {names}"
+    for path in package.glob("*.py"):
+        if path.name not in ("__init__.py", "app.py"):  # helper modules never import the App
+            assert "apps_weather_station.app" not in path.read_text(), path.name
+    init = ast.parse((package / "__init__.py").read_text())
+    functions = [node for node in init.body if isinstance(node, ast.FunctionDef)]
+    assert {f.name for f in functions} == {"register_apps", "register_recipes"}
+    assert all(isinstance(n, (ast.Import, ast.ImportFrom, ast.Expr, ast.FunctionDef)) for n in init.body)
+    assert all(any(getattr(d, "id", None) == "hookimpl" for d in f.decorator_list) for f in functions)
+    assert {"build_default", "require_default"} <= {
+        name for _, names in _core_imports(package / "prepare.py") for name in names
+    }
+    assert "def training_parts(recipe)" in (package / "training.py").read_text()
+    with pytest.raises(AppsError, match="invalid plugin name"):
+        write_plugin("Weather Station", tmp_path)
+
+
 def test_new_plugin_scaffold_installs_and_its_test_passes(tmp_path):
     created = run_apps("new-plugin", "weather-station", "--dir", tmp_path, check=True)
     folder = tmp_path / "apps-weather-station"
     assert str(folder) in created.stdout
     site = tmp_path / "site"
     pip_install_target(site, folder)
+    assert (site / "apps_weather_station" / "recipes" / "weather-station.yaml").is_file()
     env = {"PYTHONPATH": str(site), "APPS_LOAD_PLUGINS": "weather-station"}
     listed = run_apps("list", env=env, check=True)
     assert "weather-station" in listed.stdout
@@ -177,6 +226,6 @@ def test_new_plugin_scaffold_installs_and_its_test_passes(tmp_path):
         capture_output=True, text=True, cwd=folder, env={**os.environ, **env}, timeout=300,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "1 passed" in result.stdout
+    assert "2 passed" in result.stdout
     again = run_apps("new-plugin", "weather-station", "--dir", tmp_path)
     assert again.returncode == 1 and "already exists" in again.stderr
