@@ -238,7 +238,7 @@ def collate(items):
 
     width = max(len(item["input_ids"]) for item in items)
     input_ids = torch.tensor([item["input_ids"] + [PAD] * (width - len(item["input_ids"])) for item in items])
-    batch = {"input_ids": input_ids, "attention_mask": (input_ids != PAD).long()}
+    batch = {"input_ids": input_ids, "attention_mask": (input_ids != PAD).to(torch.int64)}
     if "labels" in items[0]:
         batch["labels"] = torch.tensor([item["labels"] for item in items])
     return batch
@@ -357,7 +357,7 @@ A [transformer-apps](https://github.com/transformer-apps/transformer-apps) plugi
     pip install -e .
     apps list                                  # '{app}' from plugin '{app}'
     apps prepare {app}                         # trains the offline default (seconds)
-    apps run {app} will it rain tomorrow?
+    apps run {app} "will it rain tomorrow?"
     apps train {app} learning_rate=1e-3        # a run directory under runs/
     pytest
 
