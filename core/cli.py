@@ -227,15 +227,17 @@ def info(app_name, as_json):
 @click.argument("name")
 @click.option("--dir", "directory", default=".", show_default=True, help="Where to create the package folder.")
 def new_plugin(name, directory):
-    """Write a complete third-party plugin package NAME (pyproject, one App, one test).
+    """Write a third-party plugin package NAME in the layout of the built-in plugins: an App, its recipe,
+    model, data, training and offline default, and its tests (docs/plugins.md).
 
     \b
-    Then:  pip install -e NAME  &&  apps list  &&  pytest NAME
+    Then:  pip install -e apps-NAME  &&  apps prepare NAME  &&  apps run NAME "text"  &&  pytest apps-NAME
     """
     from core.scaffold import write_plugin
 
     folder = write_plugin(name, directory)
-    click.echo(f"created {folder}\nnext: pip install -e {folder} && apps run {name.replace('_', '-')}")
+    app = name.replace("_", "-")
+    click.echo(f"created {folder}\nnext: pip install -e {folder} && apps prepare {app} && apps run {app} 'is it on?'")
 
 
 @cli.command("demo")
