@@ -58,6 +58,7 @@ def test_vit_tab_labels_an_uploaded_image(tmp_path):
     torch.manual_seed(0)
     model = tmp_path / "tiny-vit"
     TimmClassifier("vit_tiny_patch16_224", LABELS, TINY).save_pretrained(model)
+    (model / "run.json").write_text('{"app": "vit", "status": "complete"}')  # what 'apps prepare' leaves
     _install_default("vit", model)
     image = np.full((240, 240, 3), 255, np.uint8)
     cv2.putText(image, "7", (60, 200), cv2.FONT_HERSHEY_SIMPLEX, 7, (0, 0, 0), 18)
