@@ -67,6 +67,8 @@ def test_the_public_api_names_only_what_exists():
     assert missing == []
     with pytest.raises(AttributeError, match="public API"):
         core.not_a_name  # noqa: B018
+    guide = (ROOT / "docs" / "plugins.md").read_text(encoding="utf-8")
+    assert [name for name in core.__all__ if f"`{name}`" not in guide] == [], "docs/plugins.md lists the API"
 
 
 # ---- hooks --------------------------------------------------------------------------------------------
