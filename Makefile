@@ -60,7 +60,10 @@ clean:
 # Compatibility: the suite again with transformers 4.57.x (the line that still supports Python 3.10), in a
 # second venv that sees the main venv's packages but shadows transformers and what it pins.
 COMPAT := .venv-compat
-COMPAT_PINS := 'transformers>=4.57,<4.58' 'huggingface-hub>=0.34,<1.0' 'tokenizers>=0.22,<=0.23.0' gradio datasets
+# kernels (a dependency of transformers 5) adds a setuptools egg_info writer; its releases from 0.13 on
+# need huggingface-hub >= 1, so the compat venv shadows it with one that imports beside hub 0.x.
+COMPAT_PINS := 'transformers>=4.57,<4.58' 'huggingface-hub>=0.34,<1.0' 'tokenizers>=0.22,<=0.23.0' gradio datasets \
+	'kernels>=0.10,<0.13'
 
 $(COMPAT)/.installed: $(VENV)/.installed
 	rm -rf $(COMPAT) && $(PYTHON) -m venv $(COMPAT)
