@@ -9,8 +9,9 @@ JETSON := $(wildcard /etc/nv_tegra_release)
 VENV_FLAGS := $(if $(JETSON),--system-site-packages)
 SOURCES := core plugins tests examples benchmarks
 # Debian packages the apps and tests use: espeak-ng (speech corpus, TTS), chromium (browser tests), ffmpeg,
-# a CJK font (Chinese in the browser screenshots).
-SYSTEM_PACKAGES := espeak-ng chromium chromium-driver ffmpeg fonts-wqy-zenhei
+# a CJK font (Chinese in the browser screenshots), WordNet (control's instruction synonyms), OSMesa (MuJoCo's
+# offscreen rendering of the robot arm).
+SYSTEM_PACKAGES := espeak-ng chromium chromium-driver ffmpeg fonts-wqy-zenhei wordnet-base libosmesa6
 
 .PHONY: run test test-compat lint bench system-deps clean
 

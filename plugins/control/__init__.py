@@ -26,9 +26,10 @@ def register_apps(register):
 
 @hookimpl
 def register_environments(register):
+    from plugins.control import tasks
     from plugins.control.builtin_envs import ENVIRONMENTS
 
-    for entry in ENVIRONMENTS:
+    for entry in ENVIRONMENTS + tasks.environments():
         register(**entry)
 
 

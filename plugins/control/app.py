@@ -35,7 +35,9 @@ class ControlApp(App):
 
         if verb == "collect":
             return [
-                _env_option(required=True),
+                _env_option(
+                    required=True, help_text="Environment id, or a suite (mt10: every arm task, per task)."
+                ),
                 click.Option(["--episodes", "-n"], type=int, default=100, show_default=True),
                 click.Option(
                     ["--out", "-o"],
@@ -135,8 +137,12 @@ class ControlApp(App):
     # ---- collect ------------------------------------------------------------------------------
     def collect(self, env_id=None, episodes=100, out=None, seed=0, noise=0.0, overwrite=False, **_):
         from plugins.control.dataset import collect
+        from plugins.control.suite import SUITES, collect_suite
 
-        summary = collect(env_id, episodes, out, seed, noise, overwrite)
+        if env_id in SUITES:  # every task of the suite, each episode labelled with its instruction
+            summary = collect_suite(env_id, episodes, out, seed, noise, overwrite)
+        else:
+            summary = collect(env_id, episodes, out, seed, noise, overwrite)
         click.echo(json.dumps(summary))
         return summary
 
@@ -243,6 +249,14 @@ class ControlApp(App):
             steer_stdin=steer_stdin,
             as_json=as_json,
         )
+
+    # ---- words -------------------------------------------------------------------------------
+    def command(self, text: str) -> str | None:
+        """The canonical command ``text`` means: the instruction of the arm task it asks for ("pull the
+        drawer open" -> "open the drawer"), else a steering word ("turn left" -> "left"), else None."""
+        from plugins.control.steering import parse_command
+
+        return parse_command(text)
 
     def demo(self) -> None:
         from plugins.control.demo import build_tab

@@ -4,11 +4,14 @@
                                 row count and SHA-256 (so a truncated or altered file is caught on read)
     DIR/meta/episodes.jsonl     one line per episode: episode_index, length, return, success, seed, ...
     DIR/meta/stats.json         mean/std/min/max of observation.state and action
+    DIR/meta/tasks.jsonl        (instruction-conditioned datasets) one line per task: task_index, task (the
+                                instruction), env
     DIR/data/chunk-000/file-000.parquet   one row per step, up to 1000 episodes per file:
         index (int64), episode_index (int64), frame_index (int64), timestamp (float32, seconds),
         observation.state (list<float32>), action (int64 for discrete spaces, list<float32> for boxes;
         the expert's action), next.reward (float32), next.done (bool: the episode ended after this step),
-        next.success (bool: it ended by reaching the goal)
+        next.success (bool: it ended by reaching the goal), and task_index (int64: the instruction, in
+        datasets whose episodes carry one, as LeRobot's multi-task datasets do)
 
 Any Parquet reader opens the data (``pandas.read_parquet(DIR + "/data")``). ``write_dataset`` builds the
 folder under a temporary name beside ``DIR`` and renames it into place, so an interrupted ``collect``
@@ -73,7 +76,19 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _table(episodes: list[Episode], first_episode: int, first_index: int, fps: float, discrete: bool):
+def _task_indices(episodes: list[Episode]) -> dict[str, int]:
+    """Instruction -> task_index, in order of first appearance (empty when episodes carry no instruction)."""
+    return {
+        i: n
+        for n, i in enumerate(
+            dict.fromkeys(e.extra["instruction"] for e in episodes if "instruction" in e.extra)
+        )
+    }
+
+
+def _table(
+    episodes: list[Episode], first_episode: int, first_index: int, fps: float, discrete: bool, tasks: dict
+):
     import pyarrow as pa
 
     columns = {
@@ -104,6 +119,8 @@ def _table(episodes: list[Episode], first_episode: int, first_index: int, fps: f
         done[-1] = True
         columns["next.done"].append(done)
         columns["next.success"].append(done & bool(episode.success))
+        if tasks:
+            columns.setdefault("task_index", []).append(np.full(steps, tasks[episode.extra["instruction"]]))
         index += steps
     arrays = {}
     for name, parts in columns.items():
@@ -131,11 +148,17 @@ def write_dataset(out: str | Path, episodes: list[Episode], info: dict, overwrit
         discrete = info["action_space"]["type"] == "discrete"
         fps = float(info.get("fps") or 30)
         files, index = {}, 0
+        tasks = _task_indices(episodes)
         for chunk_start in range(0, len(episodes), EPISODES_PER_FILE):
             number = chunk_start // EPISODES_PER_FILE
             relative = f"data/chunk-{number // 1000:03d}/file-{number % 1000:03d}.parquet"
             table, index = _table(
-                episodes[chunk_start : chunk_start + EPISODES_PER_FILE], chunk_start, index, fps, discrete
+                episodes[chunk_start : chunk_start + EPISODES_PER_FILE],
+                chunk_start,
+                index,
+                fps,
+                discrete,
+                tasks,
             )
             (tmp / relative).parent.mkdir(parents=True, exist_ok=True)
             pq.write_table(table, tmp / relative)
@@ -154,6 +177,12 @@ def write_dataset(out: str | Path, episodes: list[Episode], info: dict, overwrit
                 }
                 handle.write(json.dumps(row) + "\n")
         (meta / "stats.json").write_text(json.dumps(_stats(episodes, discrete), indent=2))
+        if tasks:
+            envs: dict = {}  # instruction -> the first environment recorded with it
+            for episode in episodes:
+                envs.setdefault(episode.extra.get("instruction"), episode.extra.get("env"))
+            lines = [json.dumps({"task_index": n, "task": t, "env": envs[t]}) for t, n in tasks.items()]
+            (meta / "tasks.jsonl").write_text("\n".join(lines) + "\n")
         full_info = {
             "format": FORMAT,
             "version": VERSION,

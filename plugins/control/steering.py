@@ -6,6 +6,7 @@ every other app's result to :func:`submit_result`, which turns recognised words 
     left / right / up / down   one manual move (maze), push (CartPole) or torque (Pendulum, Acrobot)
     pause / go                 hold the agent still / hand control back to the policy
     stop                       end the run
+    an arm task's instruction  what the arm does next ("pull the drawer open" -> "open the drawer")
 """
 
 from __future__ import annotations
@@ -48,7 +49,13 @@ _listeners: list[queue.Queue] = []
 
 
 def parse_command(text: str) -> str | None:
-    """The last command word in ``text`` ("please turn left" -> "left"), or None."""
+    """The canonical instruction of the arm task ``text`` asks for, else the last command word in ``text``
+    ("please turn left" -> "left"), else None."""
+    from plugins.control.tasks import INSTRUCTIONS, task_for
+
+    task = task_for(text)
+    if task is not None:
+        return INSTRUCTIONS[task]
     found = None
     for word in re.findall(r"[a-z]+", str(text).lower()):
         found = WORDS.get(word, found)
