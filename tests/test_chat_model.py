@@ -40,7 +40,7 @@ def tiny_base(env):
             "intermediate_size": 64,
             "num_hidden_layers": 1,
             "num_attention_heads": 2,
-            "max_position_embeddings": 128,
+            "max_position_embeddings": 512,
         },
     )
     folder = env / "base"

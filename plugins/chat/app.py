@@ -109,6 +109,17 @@ class ChatApp(App):
                 click.Option(["--host"], default="127.0.0.1", help="Address to listen on."),
                 click.Option(["--port"], type=int, default=8000, help="Port."),
                 click.Option(["--max-new-tokens"], type=int, default=256, help="Default answer length."),
+                click.Option(
+                    ["--api-key"],
+                    default=None,
+                    help="Require 'Authorization: Bearer KEY' (default: $APPS_CHAT_API_KEY; none: no key).",
+                ),
+                click.Option(
+                    ["--max-waiting"],
+                    type=click.IntRange(0),
+                    default=8,
+                    help="Requests that may wait behind the one generating (more get HTTP 429).",
+                ),
             ]
         if verb == "bench":
             return [
@@ -222,12 +233,21 @@ class ChatApp(App):
         host="127.0.0.1",
         port=8000,
         max_new_tokens=256,
+        api_key=None,
+        max_waiting=8,
         **_,
     ):
         from plugins.chat.server import serve
 
         self.load(model, device, precision, adapter, template)
-        serve(self, host=host, port=port, max_new_tokens=max_new_tokens)
+        serve(
+            self,
+            host=host,
+            port=port,
+            max_new_tokens=max_new_tokens,
+            api_key=api_key,
+            max_waiting=max_waiting,
+        )
 
     def benchmark(self, model=None, phi15_random=None, phi15_dtypes="auto", tokens=64, **_):
         from plugins.chat.bench import benchmark

@@ -21,6 +21,7 @@ from core import (
     resolve_model,
 )
 from plugins.chat.templates import cut_at_stop, get_template, holdback, load_template
+from plugins.chat.utf8 import Utf8Guard, Utf8Masks, drop_incomplete_tail, token_bytes
 
 HUB_DEFAULT = "microsoft/phi-1_5"
 TINY_BASE = "tiny-en-base"  # the pretrained miniature English model built by 'apps prepare chat'
@@ -151,6 +152,19 @@ class ChatModel:
             ids.append(self.tokenizer.eos_token_id)
         return ids
 
+    @property
+    def context(self) -> int | None:
+        """The longest sequence (prompt + answer) the model takes, in tokens."""
+        config = getattr(self.model, "config", None)
+        return getattr(config, "max_position_embeddings", None) or getattr(config, "n_positions", None)
+
+    def utf8_masks(self) -> Utf8Masks | None:
+        """The UTF-8 masks of a byte-level tokenizer, built once (None: its tokens are whole characters)."""
+        if "utf8" not in self.info:
+            table = token_bytes(self.tokenizer)
+            self.info["utf8"] = Utf8Masks(self.tokenizer, table) if table else None
+        return self.info["utf8"]
+
 
 def load_chat_model(
     model: str | None = None,
@@ -261,6 +275,7 @@ class Sampling:
     repetition_penalty: float = 1.1
     do_sample: bool = True
     min_new_tokens: int = 0  # benchmarks: decode a fixed length
+    seed: int | None = None  # reproducible sampling
 
     def kwargs(self) -> dict:
         common = {"max_new_tokens": self.max_new_tokens, "repetition_penalty": self.repetition_penalty}
@@ -275,6 +290,20 @@ class Sampling:
             "top_k": self.top_k,
             **common,
         }
+
+
+class _StopOnEvent:
+    """Stops generation when ``event`` is set: the client went away or the server is shutting down."""
+
+    def __init__(self, event):
+        self.event = event
+
+    def __call__(self, input_ids, scores, **kwargs):
+        import torch
+
+        return torch.full(
+            (input_ids.shape[0],), self.event.is_set(), dtype=torch.bool, device=input_ids.device
+        )
 
 
 class _StopOnStrings:
@@ -300,7 +329,7 @@ class Answer:
     tokens: int
     seconds: float
     first_token_s: float | None
-    stopped_by: str  # eos | marker | length
+    stopped_by: str  # eos | marker | length | cancelled
 
 
 def answer_result(messages: list[dict], answer: Answer) -> dict:
@@ -318,12 +347,19 @@ def answer_result(messages: list[dict], answer: Answer) -> dict:
 
 
 def generate(
-    chat: ChatModel, messages: list[dict], sampling: Sampling | None = None, on_text=None, stream: bool = True
+    chat: ChatModel,
+    messages: list[dict],
+    sampling: Sampling | None = None,
+    on_text=None,
+    stream: bool = True,
+    stops: list[str] | tuple = (),
+    cancel=None,
 ) -> Answer:
     """Answer the conversation ``messages`` (ending with a user turn). ``on_text(piece)`` receives the
-    answer as it is generated, never including a stop marker."""
+    answer as it is generated, in whole characters, never including a stop marker. ``stops``: more
+    strings that end the answer; ``cancel``: a ``threading.Event`` that stops generation when set."""
     import torch
-    from transformers import StoppingCriteriaList
+    from transformers import LogitsProcessorList, StoppingCriteriaList
 
     sampling = sampling or Sampling()
     tokenizer, template = chat.tokenizer, chat.template
@@ -333,22 +369,28 @@ def generate(
         chat.model.device
     )
     prompt_len = inputs["input_ids"].shape[1]
-    stops = template.stops() if not sampling.min_new_tokens else []
-    criteria = StoppingCriteriaList([_StopOnStrings(tokenizer, prompt_len, stops)]) if stops else None
+    stops = [*template.stops(), *stops] if not sampling.min_new_tokens else []
+    criteria = StoppingCriteriaList([_StopOnStrings(tokenizer, prompt_len, stops)] if stops else [])
+    if cancel is not None:
+        criteria.append(_StopOnEvent(cancel))
+    masks = chat.utf8_masks()
     kwargs = dict(
         **inputs,
         **sampling.kwargs(),
-        stopping_criteria=criteria,
+        stopping_criteria=criteria or None,
+        logits_processor=LogitsProcessorList([Utf8Guard(masks)]) if masks else None,
         eos_token_id=chat.eos_ids,
         pad_token_id=tokenizer.pad_token_id,
     )
+    if sampling.seed is not None:
+        torch.manual_seed(sampling.seed)
     start = time.perf_counter()
     first = None
     if not stream:
         with torch.no_grad():
             output = chat.model.generate(**kwargs)
         new = output[0, prompt_len:]
-        raw = tokenizer.decode(new, skip_special_tokens=True)
+        raw = drop_incomplete_tail(tokenizer.decode(new, skip_special_tokens=True))
     else:
         raw, shown = "", 0
 
@@ -374,6 +416,8 @@ def generate(
         on_text(text[shown:])
     tokens = streamer.generated if new is None else len(new)
     stopped = "marker" if found else ("length" if tokens >= sampling.max_new_tokens else "eos")
+    if cancel is not None and cancel.is_set() and not found:
+        stopped = "cancelled"
     return Answer(text.strip(), tokens, time.perf_counter() - start, first, stopped)
 
 
@@ -401,6 +445,8 @@ def _streamer_class():
             super().put(value)
 
         def on_finalized_text(self, text: str, stream_end: bool = False):
+            if stream_end:  # a cut by max_new_tokens may leave half a character
+                text = drop_incomplete_tail(text)
             if text:
                 self.on_piece(text)
 
