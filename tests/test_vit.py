@@ -355,10 +355,18 @@ def test_collect_writes_an_image_folder(tmp_path, apps_home):
     assert (tmp_path / "d" / "labels.txt").read_text().split() == ["cup"]
 
 
-def test_prepare_then_run_uses_the_default(apps_home):
-    """`apps prepare vit` with a tiny override (the real recipe trains for minutes), then no --model."""
+def test_prepare_then_run_uses_the_default(apps_home, monkeypatch):
+    """`apps prepare vit` with tiny overrides (the real recipe renders and trains for minutes), a few
+    typefaces and photographs; then eval reports both held-out figures, and no --model runs the default."""
     from core.paths import default_model_dir
+    from plugins.vit import sources
 
+    few = {name: getattr(sources, name)()[:2] for name in ("training_fonts", "reserved_fonts", "reserved_photos")}
+    if not few["training_fonts"] or not few["reserved_fonts"]:
+        pytest.skip("no training or reserved typefaces installed (make system-deps)")
+    for name, found in few.items():
+        monkeypatch.setattr(sources, name, lambda found=found: found)
+    monkeypatch.setattr(sources, "training_backgrounds", lambda: [])
     overrides = [
         "max_steps=3",
         "model_args.depth=1",
@@ -366,21 +374,26 @@ def test_prepare_then_run_uses_the_default(apps_home):
         "model_args.num_heads=2",
         "eval_batch_size=512",
         "num_epochs=1",
+        "scenes.per_class=2",
+        "scenes.heldout_per_class=1",
     ]
     result = invoke("prepare", "vit", "--no-download", *overrides)
     assert result.exit_code == 0, result.output
+    assert "held-out scenes from reserved sources" in result.output
     assert (default_model_dir("vit") / "vit_config.json").is_file()
-    assert json.loads((default_model_dir("vit") / "eval" / "metrics.json").read_text())["samples"] == 450
-    data = apps_home / "data" / "vit" / "digits-shapes"  # the default dataset prepare built
-    assert (data / "labels.txt").read_text().split() == LABELS
-    assert {p.name.split("_")[0] for p in (data / "test").rglob("*.png")} == {
-        "real"
-    }  # held-out: real handwriting
-    assert len(list((data / "test").rglob("*.png"))) == 450
-    assert len(list((data / "train" / "star").glob("render_*.png"))) == 160
+    metrics = json.loads((default_model_dir("vit") / "eval" / "metrics.json").read_text())
+    assert metrics["splits"]["test"]["samples"] == 450  # the handwritten test split
+    assert metrics["splits"]["heldout"]["samples"] == 15  # one scene of each class, none included
+    assert "reserved" in metrics["splits"]["heldout"]["source"]
+    assert 0 <= metrics["heldout_none_false_positive_rate"] <= 1
+    data = apps_home / "data" / "vit" / "camera-scenes"  # the default dataset prepare rendered
+    assert (data / "labels.txt").read_text().split() == LABELS + ["none"]
+    assert len(list((data / "train" / "none").glob("*.png"))) == 4
     result = invoke("run", "vit", "--source", "synthetic://", "-n", "2", "--headless", "--json")
     assert result.exit_code == 0, result.output
-    assert json_lines(result.stdout)[-1]["model"] == str(default_model_dir("vit"))
+    lines = json_lines(result.stdout)
+    assert lines[-1]["model"] == str(default_model_dir("vit"))
+    assert {"label", "score"} <= set(lines[0]["shown"])
 
 
 def test_lora_recipe_trains_and_loads_merged(tmp_path, apps_home):

@@ -21,6 +21,12 @@ def register_recipes(register):
     recipes = Path(__file__).parent / "recipes"
     register(
         app="vit",
+        name="vit-camera",
+        path=recipes / "vit-camera.yaml",
+        description="small timm ViT on camera scenes of digit and shape cards, and none (offline default)",
+    )
+    register(
+        app="vit",
         name="vit-tiny-digits",
         path=recipes / "vit-tiny-digits.yaml",
         description="small timm ViT on handwritten + rendered digits and shapes (offline default)",
@@ -45,4 +51,16 @@ def register_datasets(register):
         name="digits-shapes",
         loader=load_digits,
         description="scikit-learn handwritten digits + OpenCV-rendered digits and shapes (ImageFolder)",
+    )
+
+    def load_scenes(**options):
+        from plugins.vit.data import load_camera_dataset
+
+        return load_camera_dataset(**options)
+
+    register(
+        app="vit",
+        name="camera-scenes",
+        loader=load_scenes,
+        description="camera scenes of digit and shape cards and none; heldout/ from reserved sources (ImageFolder)",
     )

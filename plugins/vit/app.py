@@ -58,7 +58,7 @@ class VitApp(App):
     name = "vit"
     description = "Live image classification from a camera with a Vision Transformer"
     recipe_class = VitRecipe
-    default_recipe = "vit-tiny-digits"
+    default_recipe = "vit-camera"
     default_model = "vit_tiny_patch16_224.augreg_in21k_ft_in1k (offline: the model 'apps prepare vit' builds)"
 
     @classmethod
@@ -89,6 +89,21 @@ class VitApp(App):
                         ["--fullscreen"], is_flag=True, help="Full-screen window for kiosks (ESC or q quits)."
                     ),
                     click.Option(["--max-frames", "-n"], type=int, default=None, help="Stop after N frames."),
+                    click.Option(
+                        ["--smooth"],
+                        type=int,
+                        default=8,
+                        show_default=True,
+                        help="Frames whose probabilities are averaged for the shown label (1: no smoothing).",
+                    ),
+                    click.Option(
+                        ["--threshold"],
+                        type=float,
+                        default=0.0,
+                        show_default=True,
+                        help="Live view only: below this smoothed confidence the screen says 'nothing "
+                        "recognised' (as it does for the none class). apps eval never thresholds.",
+                    ),
                     click.Option(
                         ["--workers"],
                         type=int,

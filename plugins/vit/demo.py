@@ -42,7 +42,9 @@ def build_tab(app) -> None:
             webcam = gr.Image(sources=["webcam"], streaming=True, type="numpy", label="camera")
             live = gr.Image(label="what the model sees", elem_id="vit-live")
         live_labels = gr.Label(num_top_classes=5, label="top 5")
-        webcam.stream(handler, [webcam, attention], [live, live_labels], stream_every=0.2, concurrency_limit=1)
+        webcam.stream(
+            handler, [webcam, attention], [live, live_labels], stream_every=0.2, concurrency_limit=1
+        )
     with gr.Tab("upload"):
         with gr.Row():
             upload = gr.Image(sources=["upload"], type="numpy", label="image", elem_id="vit-upload")

@@ -1,5 +1,9 @@
-"""``apps eval vit``: accuracy, per-class accuracy and a confusion-matrix PNG, on a recipe's held-out split
-(the offline default's real handwritten digits) or any folder of class sub-folders."""
+"""``apps eval vit``: accuracy, per-class accuracy and a confusion-matrix PNG, on any folder of class
+sub-folders, or by default on the offline default's held-out data: for a model with a ``none`` class (the
+camera default), the scenes rendered from the reserved typefaces and photographs (``heldout/``, never trained
+on) and the handwritten digits' test split; else the handwritten test split of digits-shapes.
+
+The prediction is the argmax over all classes, ``none`` included, with no threshold."""
 
 from __future__ import annotations
 
@@ -12,8 +16,26 @@ import click
 import numpy as np
 
 from core import AppsError, read_image, runs_dir
-from plugins.vit.data import DIGITS, dataset_labels, load_default_dataset, resolve_split, scan_split
+from plugins.vit.data import (
+    DIGITS,
+    HELDOUT_SPLIT,
+    NONE,
+    dataset_labels,
+    load_camera_dataset,
+    load_default_dataset,
+    resolve_split,
+    scan_split,
+)
 from plugins.vit.model import load_classifier
+
+HELDOUT_SOURCE = (
+    "scenes rendered from the reserved sources only: URW base35, WenQuanYi and DejaVu typefaces over the "
+    "sample photographs of scikit-image, scikit-learn, matplotlib and gradio (never trained on)"
+)
+HANDWRITTEN_SOURCE = (
+    "scikit-learn's handwritten digits, test split (the same source as the training digits; other writers' "
+    "samples are not separated)"
+)
 
 
 def evaluate(
@@ -26,9 +48,13 @@ def evaluate(
     precision="auto",
     backend="auto",
     as_json=False,
+    classifier=None,
+    quiet=False,
     **_ignored,
 ) -> dict:
-    classifier = load_classifier(model, device, precision, backend)
+    classifier = classifier or load_classifier(model, device, precision, backend)
+    if not data and not split and NONE in classifier.labels:
+        return _evaluate_camera_default(classifier, output, batch_size, as_json)
     root = Path(data).expanduser() if data else load_default_dataset()
     folder = resolve_split(root, split)
     if (root / "labels.txt").is_file():
@@ -86,6 +112,17 @@ def evaluate(
         "model": classifier.name,
         "seconds": round(time.perf_counter() - start, 2),
     }
+    if NONE in classifier.labels and classifier.labels.index(NONE) in present:
+        none_mask = targets_arr == classifier.labels.index(NONE)
+        # A scene without a card given a digit or shape: what a visitor sees as a false alarm.
+        metrics["none_false_positive_rate"] = round(
+            float((predictions_arr[none_mask] != classifier.labels.index(NONE)).mean()), 4
+        )
+        metrics["accuracy_without_none"] = (
+            round(float((predictions_arr[~none_mask] == targets_arr[~none_mask]).mean()), 4)
+            if (~none_mask).any()
+            else None
+        )
     digit_mask = np.isin(targets_arr, [classifier.labels.index(d) for d in DIGITS if d in classifier.labels])
     if digit_mask.any() and digit_mask.sum() < len(targets_arr):
         metrics["accuracy_digits"] = round(
@@ -107,14 +144,57 @@ def evaluate(
         print(f"warning: skipped {len(skipped)} unreadable image(s), e.g. {skipped[0]}", file=sys.stderr)
     if as_json:
         click.echo(json.dumps(metrics))
-    else:
+    elif not quiet:
         click.echo(f"accuracy {metrics['accuracy']:.4f} on {metrics['samples']} images of {folder}")
+        if "none_false_positive_rate" in metrics:
+            click.echo(
+                f"none false positives (a scene without a card named a digit or shape): "
+                f"{metrics['none_false_positive_rate']:.4f}; accuracy on the cards: {metrics['accuracy_without_none']}"
+            )
         if "accuracy_digits" in metrics:
             click.echo(f"accuracy on the digit classes: {metrics['accuracy_digits']:.4f}")
         worst = sorted(per_class.items(), key=lambda item: item[1]["accuracy"])[:5]
         click.echo("lowest classes: " + ", ".join(f"{name} {value['accuracy']:.3f}" for name, value in worst))
         click.echo(f"confusion matrix: {metrics['confusion_matrix_png']}")
     return metrics
+
+
+def _evaluate_camera_default(classifier, output, batch_size, as_json) -> dict:
+    """The camera default's two held-out figures: the reserved-source scenes and the handwritten test split."""
+    root = load_camera_dataset(existing=True)
+    out = Path(output) if output else _default_eval_dir(classifier.name)
+    results = {}
+    for split, source in ((HELDOUT_SPLIT, HELDOUT_SOURCE), ("test", HANDWRITTEN_SOURCE)):
+        if not (root / split).is_dir():
+            raise AppsError(
+                f"{root} has no {split}/ split",
+                hint="install the reserved sources (fonts-urw-base35 fonts-wqy-zenhei fonts-dejavu-core, "
+                "scikit-image) and delete the folder so that it is rendered again",
+            )
+        if not as_json:
+            click.echo(f"== {split}: {source}")
+        metrics = evaluate(
+            data=str(root),
+            split=split,
+            output=str(out / split),
+            batch_size=batch_size,
+            classifier=classifier,
+            quiet=as_json,
+        )
+        metrics["source"] = source
+        results[split] = metrics
+    summary = {
+        "heldout_accuracy": results[HELDOUT_SPLIT]["accuracy"],
+        "heldout_none_false_positive_rate": results[HELDOUT_SPLIT].get("none_false_positive_rate"),
+        "handwritten_test_accuracy": results["test"]["accuracy"],
+        "accuracy": results[HELDOUT_SPLIT]["accuracy"],
+        "splits": results,
+        "model": classifier.name,
+    }
+    (out / "metrics.json").write_text(json.dumps(summary, indent=2))
+    if as_json:
+        click.echo(json.dumps(summary))
+    return summary
 
 
 def _default_eval_dir(model_name: str) -> Path:

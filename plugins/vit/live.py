@@ -53,6 +53,47 @@ def choose_source(source: str | None, camera: int | None) -> str:
     return f"synthetic://?frames={FALLBACK_CLIP_FRAMES}"
 
 
+NOTHING = "nothing recognised"  # what the screen says for `none`, or below the live threshold
+
+
+class LabelSmoother:
+    """A steady label for the live view: the mean of the last ``window`` frames' probabilities, and a shown
+    class that changes only when another one leads that mean by ``margin`` (no flicker between two close
+    classes). ``none``, or a mean below ``threshold`` (live view only; ``apps eval`` has none), is shown as
+    "nothing recognised"."""
+
+    def __init__(self, labels: list[str], window: int = 8, threshold: float = 0.0, margin: float = 0.1):
+        if window < 1:
+            raise AppsError(f"--smooth must be at least 1 frame, not {window}")
+        if not 0 <= threshold < 1:
+            raise AppsError(f"--threshold must be in [0, 1), not {threshold}")
+        self.labels, self.threshold = labels, threshold
+        self.margin = margin if window > 1 else 0.0
+        self.history: deque = deque(maxlen=window)
+        self.current: int | None = None
+
+    def update(self, probs, k: int = 3) -> tuple[dict, list[dict]]:
+        """One frame's probabilities in; the shown label and the top-k to draw (smoothed) out."""
+        import numpy as np
+
+        self.history.append(np.asarray(probs, dtype=np.float32))
+        mean = np.mean(self.history, axis=0)
+        best = int(np.argmax(mean))
+        if self.current is None or mean[best] > mean[self.current] + self.margin:
+            self.current = best
+        score = float(mean[self.current])
+        label = self.labels[self.current] if self.current < len(self.labels) else str(self.current)
+        nothing = label == "none" or score < self.threshold
+        shown = {"label": NOTHING if nothing else label, "index": self.current, "score": round(score, 4)}
+        others = [int(i) for i in np.argsort(-mean) if int(i) != self.current][: max(0, k - 1)]
+        top = [dict(shown)] + [
+            {"label": NOTHING if self.labels[i] == "none" else self.labels[i], "index": i,
+             "score": round(float(mean[i]), 4)}
+            for i in others
+        ]  # fmt: skip
+        return shown, top
+
+
 class Renderer:
     """Draws one result into its frame (runs in the sink thread)."""
 
@@ -91,6 +132,8 @@ def run_live(
     fullscreen=False,
     max_frames=None,
     workers=None,
+    smooth=8,
+    threshold=0.0,
     as_json=False,
     quiet=False,
     **_ignored,
@@ -111,6 +154,7 @@ def run_live(
             "--attention needs a PyTorch ViT (timm, Hugging Face or a run directory)",
             hint="ONNX models give labels only: drop --attention or use --backend torch",
         )
+    smoother = LabelSmoother(classifier.labels, smooth, threshold)
     workers, threads = plan_workers(workers, classifier, attention)
     uri = choose_source(source, camera)
     stream = open_source(uri, preprocess=classifier.preprocess, loop=loop, width=width, height=height)
@@ -167,6 +211,7 @@ def run_live(
             frame, (probs, heat), seconds = result
             model_rate.add(seconds)
             top = classifier.top_k(probs, top_k)[0]
+            shown, smoothed_top = smoother.update(probs[0], top_k)
             fps = fps_meter.tick()
             model_fps = model_rate.recent()
             result = {
@@ -174,6 +219,7 @@ def run_live(
                 "index": frame.index,
                 "time": round(frame.time, 3),
                 "top": top,
+                "shown": shown,
                 "model_ms": round(seconds * 1000, 2),
             }
             if "label" in frame.meta:
@@ -183,13 +229,14 @@ def run_live(
                 click.echo(json.dumps(result))
             elif window is None and time.monotonic() - last_print > 1.0:
                 last_print = time.monotonic()
-                best = top[0]
                 say(
-                    f"frame {frames:6d}  {fps:5.1f} FPS  model {model_fps:5.1f} FPS  {best['label']} {best['score']:.2f}"
+                    f"frame {frames:6d}  {fps:5.1f} FPS  model {model_fps:5.1f} FPS  {shown['label']} {shown['score']:.2f}"
                 )
             last_image = frame.image
             if worker:
-                worker.submit((frame.image, top, heat[0] if heat is not None else None, fps, model_fps, None))
+                worker.submit(
+                    (frame.image, smoothed_top, heat[0] if heat is not None else None, fps, model_fps, None)
+                )
                 if window is not None and worker.latest is not None:
                     window.write(worker.latest)
                     if window.closed:

@@ -26,3 +26,6 @@ class VitRecipe(Recipe):
     crop_pct: float = 1.0
     augment: float = 1.0  # strength of the OpenCV augmentation (0 = none)
     label_smoothing: float = 0.0
+    scenes: dict[str, Any] = field(
+        default_factory=dict
+    )  # camera-scenes options: per_class, heldout_per_class

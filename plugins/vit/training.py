@@ -31,7 +31,7 @@ def training_parts(recipe) -> TrainingParts:
 
     from plugins.vit.model import TimmClassifier
 
-    root = resolve_dataset(recipe.dataset)
+    root = resolve_dataset(recipe.dataset, **recipe.scenes)
     labels = dataset_labels(root)
     if not (root / "train").is_dir():
         raise AppsError(
