@@ -108,7 +108,24 @@ def load_tokenizer(location: str):
     return tokenizer
 
 
+def quiet_libraries() -> None:
+    """Keep library noise (FutureWarnings such as peft's about ``is_gradient_checkpointing``, "Loading
+    weights" progress bars) off the user's terminal; ``PYTHONWARNINGS`` set by the user still wins."""
+    import os
+    import warnings
+
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    if not os.environ.get("PYTHONWARNINGS"):
+        for category in (FutureWarning, DeprecationWarning):
+            warnings.filterwarnings("ignore", category=category)
+        warnings.filterwarnings("ignore", category=UserWarning, module=r"(transformers|peft|torch)\b")
+
+
 def _from_pretrained(cls, location: str, **kwargs):
+    quiet_libraries()
     local = Path(location).exists()
     try:
         return cls.from_pretrained(location, local_files_only=not local and is_offline(), **kwargs)
