@@ -10,8 +10,11 @@ VENV_FLAGS := $(if $(JETSON),--system-site-packages)
 SOURCES := core plugins tests examples benchmarks
 # Debian packages the apps and tests use: espeak-ng (speech corpus, TTS), chromium (browser tests), ffmpeg,
 # a CJK font (Chinese in the browser screenshots), WordNet (control's instruction synonyms), OSMesa (MuJoCo's
-# offscreen rendering of the robot arm).
-SYSTEM_PACKAGES := espeak-ng chromium chromium-driver ffmpeg fonts-wqy-zenhei wordnet-base libosmesa6
+# offscreen rendering of the robot arm); vit's camera scenes: typefaces and wallpapers to train on, the
+# reserved typefaces its held-out set is rendered from (URW base35, DejaVu; WenQuanYi above), Xvfb (window test).
+SYSTEM_PACKAGES := espeak-ng chromium chromium-driver ffmpeg fonts-wqy-zenhei wordnet-base libosmesa6 \
+	fonts-noto-core fonts-liberation2 fonts-freefont-ttf fonts-lato fonts-open-sans fonts-roboto-unhinted \
+	fonts-cantarell gnome-backgrounds mate-backgrounds desktop-base fonts-urw-base35 fonts-dejavu-core xvfb
 
 .PHONY: run test test-compat lint bench system-deps clean
 
@@ -19,8 +22,10 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV_FLAGS) $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip setuptools wheel
 
+# On a Jetson the pip OpenCV wheel goes again, so that JetPack's GStreamer cv2 (csi://) is the one imported.
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --progress-bar off -e '.[all,dev]'
+	$(if $(JETSON),$(BIN)/python scripts/keep_system_opencv.py)
 	touch $@
 
 system-deps:

@@ -57,14 +57,72 @@ def audio_cards(root: Path) -> list[str]:
     return cards
 
 
+OPENCV_WHEELS = ("opencv-python", "opencv-python-headless", "opencv-contrib-python", "opencv-contrib-python-headless")
+
+
+def opencv_wheels() -> list[str]:
+    """The pip OpenCV distributions installed here (JetPack's apt python3-opencv is none of them)."""
+    from importlib import metadata
+
+    found = []
+    for name in OPENCV_WHEELS:
+        try:
+            found.append(f"{name} {metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            pass
+    return found
+
+
+def cv2_build_flags(build: str) -> dict:
+    gstreamer = re.search(r"GStreamer:\s*(\w+)", build)
+    gui = re.search(r"GUI:\s*(\S+)", build)
+    return {
+        "gstreamer": bool(gstreamer and gstreamer.group(1) == "YES"),
+        "gui": gui.group(1) if gui and gui.group(1).upper() != "NONE" else None,
+    }
+
+
+def other_cv2_builds(active: Path | None) -> list[dict]:
+    """Every cv2 on sys.path but ``active`` (a folder), e.g. JetPack's GStreamer build hidden behind a pip
+    wheel; each probed in a subprocess with its folder first on the path."""
+    import sys
+
+    found = []
+    for entry in dict.fromkeys(sys.path):
+        folder = Path(entry or ".")
+        candidates = [folder / "cv2"] if (folder / "cv2").is_dir() else list(folder.glob("cv2*.so"))
+        for candidate in candidates:
+            if active is not None and candidate.resolve() == active.resolve():
+                continue
+            code = f"import sys; sys.path.insert(0, {str(folder)!r}); import cv2; print(cv2.getBuildInformation())"
+            try:
+                out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+            except (OSError, subprocess.SubprocessError):
+                continue
+            if out.returncode == 0:
+                found.append({"path": str(candidate), **cv2_build_flags(out.stdout)})
+    return found
+
+
 def opencv_info() -> dict:
+    """The cv2 that is imported: where from, which pip wheel, GUI and GStreamer; a warning when a pip wheel
+    hides a GStreamer build (on a Jetson, JetPack's, which csi:// needs)."""
     if importlib.util.find_spec("cv2") is None:
-        return {"installed": False, "gstreamer": False}
+        return {"installed": False, "gstreamer": False, "gui": None, "wheels": opencv_wheels()}
     import cv2
 
-    build = cv2.getBuildInformation()
-    match = re.search(r"GStreamer:\s*(\w+)", build)
-    return {"installed": True, "version": cv2.__version__, "gstreamer": bool(match and match.group(1) == "YES")}
+    active = Path(cv2.__file__).parent
+    info = {"installed": True, "version": cv2.__version__, "path": str(active), "wheels": opencv_wheels()}
+    info.update(cv2_build_flags(cv2.getBuildInformation()))
+    info["hidden_gstreamer"] = [] if info["gstreamer"] else [
+        b["path"] for b in other_cv2_builds(active) if b["gstreamer"]
+    ]  # fmt: skip
+    if info["hidden_gstreamer"]:
+        info["warning"] = (
+            f"the pip wheel ({', '.join(info['wheels']) or 'cv2 at ' + str(active)}) hides the GStreamer OpenCV "
+            f"at {info['hidden_gstreamer'][0]}: pip uninstall -y {' '.join(OPENCV_WHEELS)}"
+        )
+    return info
 
 
 def torch_info() -> dict:
@@ -173,7 +231,15 @@ def format_report(data: dict) -> str:
         lines.append(f"TensorRT      {data['tensorrt'] or 'not installed'}")
         lines.append(f"onnxruntime   {', '.join(data['onnxruntime_providers']) or 'not installed'}")
         cv = data["opencv"]
-        lines.append(f"OpenCV        {cv.get('version', 'not installed')}, GStreamer: {'yes' if cv['gstreamer'] else 'no'}")
+        if cv["installed"]:
+            lines.append(
+                f"OpenCV        {cv['version']} at {cv['path']} ({', '.join(cv['wheels']) or 'not a pip wheel'}); "
+                f"GUI: {cv['gui'] or 'none (no window)'}; GStreamer: {'yes' if cv['gstreamer'] else 'no'}"
+            )
+        else:
+            lines.append("OpenCV        not installed")
+        if cv.get("warning"):
+            lines.append(f"  warning: {cv['warning']}")
     lines.append(f"cameras       {', '.join(data['cameras']) or 'none'}; CSI: {'yes' if data['csi_camera'] else 'no'}")
     lines.append(f"audio         {', '.join(data['audio']) or 'none'}")
     lines.append(f"espeak-ng     {'yes' if data['espeak_ng'] else 'no (apt-get install espeak-ng)'}")

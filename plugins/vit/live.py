@@ -9,6 +9,7 @@ thread hands results on in frame order, the sink thread draws and writes.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from collections import deque
@@ -94,6 +95,18 @@ class LabelSmoother:
         return shown, top
 
 
+def why_headless() -> str:
+    """Why no window opens although --headless was not given: no display, or an OpenCV without a GUI."""
+    if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")) and sys.platform.startswith(
+        "linux"
+    ):
+        return "no display (DISPLAY is not set)"
+    return (
+        "this OpenCV has no GUI (opencv-python-headless?); for a window: pip uninstall -y "
+        "opencv-python-headless && pip install --force-reinstall opencv-python"
+    )
+
+
 class Renderer:
     """Draws one result into its frame (runs in the sink thread)."""
 
@@ -161,8 +174,10 @@ def run_live(
     window = None
     if not headless and has_display():
         window = WindowSink(f"apps run vit - {classifier.name}", fullscreen)
-    elif fullscreen and not headless:
-        say("no display: running headless (--fullscreen ignored)")
+        say(f"window: on display {os.environ.get('DISPLAY') or os.environ.get('WAYLAND_DISPLAY') or 'the screen'}"
+            + (", full screen" if fullscreen else "") + " (ESC or q quits)")  # fmt: skip
+    elif not headless:
+        say(f"{why_headless()}: running headless" + (" (--fullscreen ignored)" if fullscreen else ""))
     sinks = []
     try:
         sinks = [open_sink(target, fps=stream.fps or 30) for target in output]
