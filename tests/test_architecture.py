@@ -133,9 +133,10 @@ def test_apps_are_listed_by_their_order_then_name():
         order = 1
 
     get_manager().add_plugin(_plugin(register_apps=hookimpl(lambda register: register(First))), name="ordered")
-    names = list(get_manager().apps())
+    apps = get_manager().apps()
+    names = list(apps)
     assert names[0] == "zzz-first"
-    assert names[1:] == sorted(names[1:])
+    assert names[1:] == sorted(names[1:], key=lambda name: (apps[name].order, name))
 
 
 def test_profiles_hold_hardware_facts_and_apps_say_what_they_mean():

@@ -133,3 +133,11 @@ def test_live_label_is_steady_and_says_nothing_recognised():
     assert sure.update([0.8, 0.1, 0.1])[0]["label"] == "3"
     with pytest.raises(AppsError):
         LabelSmoother(labels, threshold=1.5)
+
+
+def test_the_demo_opens_on_the_vit_tab():
+    from core.demo import demo_apps
+    from core.plugins import get_manager
+
+    assert next(iter(get_manager().apps())) == "vit"  # through App.order, not a name in the core
+    assert demo_apps(None)[0].name == "vit"

@@ -59,6 +59,7 @@ class VitApp(App):
     description = "Live image classification from a camera with a Vision Transformer"
     recipe_class = VitRecipe
     default_recipe = "vit-camera"
+    order = 10  # the flagship: first in apps list, and the demo opens on its tab
     default_model = "vit_tiny_patch16_224.augreg_in21k_ft_in1k (offline: the model 'apps prepare vit' builds)"
 
     @classmethod
