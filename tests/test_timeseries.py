@@ -130,6 +130,8 @@ TINY = [
     "precision=fp32",
     "min_windows=0",
     "train_stride=4",
+    "synthetic=40",
+    "mixup=10",
 ]
 
 
@@ -177,14 +179,27 @@ def test_bench_compares_with_ets_and_falls_back_to_random_weights(tiny_run, tmp_
     assert "random weights" in benchmark_rows(None, "cpu", batch=2)[0]["name"]
 
 
-def test_synthetic_series_are_deterministic_and_varied():
-    from plugins.timeseries.synthetic import synthetic_series
+def test_synthetic_corpus_is_deterministic_and_covers_kinds_and_frequencies():
+    from plugins.timeseries.synthetic import FREQUENCIES, GENERATORS, synthetic_series, tsmixup
 
-    first, again = synthetic_series(30, seed=3), synthetic_series(30, seed=3)
+    first, again = synthetic_series(60, seed=3), synthetic_series(60, seed=3)
     assert all(np.array_equal(a, b) for a, b in zip(first, again, strict=True))
     assert not np.array_equal(first[0], synthetic_series(1, seed=4)[0])
-    assert all(160 <= len(s) <= 1200 and s.dtype == np.float32 and np.isfinite(s).all() for s in first)
+    shortest = min(low for _, low, _, _ in FREQUENCIES.values())
+    longest = max(high for _, _, high, _ in FREQUENCIES.values())
+    assert all(
+        shortest <= len(s) <= longest and s.dtype == np.float32 and np.isfinite(s).all() for s in first
+    )
+    assert min(map(len, first)) < 100 < 500 < max(map(len, first))  # short yearly and long hourly series
     assert len({round(float(np.std(np.diff(s)) / (np.std(s) + 1e-9)), 1) for s in first}) > 3  # not one shape
+    rng = np.random.default_rng(0)
+    intermittent = GENERATORS["intermittent"](rng, 200, [])
+    assert (intermittent == 0).mean() > 0.3 and (intermittent >= 0).all()
+    seasonal = GENERATORS["arima"](np.random.default_rng(5), 240, [12])
+    assert np.isfinite(seasonal).all() and len(seasonal) == 240
+    mixed = tsmixup(first, 10, seed=1)
+    assert len(mixed) == 10 and all(len(m) >= 16 and np.isfinite(m).all() for m in mixed)
+    assert all(np.array_equal(a, b) for a, b in zip(mixed, tsmixup(first, 10, seed=1), strict=True))
 
 
 def test_finetune_selects_best_step_on_holdout(tiny_run, tmp_path):
@@ -247,7 +262,7 @@ def test_prepare_builds_pooled_and_own_models_through_the_core_lifecycle(tmp_pat
     folders as before, drops checkpoints, and skips what is built unless --force."""
     import core.training.engine as engine
     from core.paths import default_model_dir
-    from plugins.timeseries.model import own_model_dir
+    from plugins.timeseries.model import own_model_dir, short_model_dir
 
     trained = []
 
@@ -263,15 +278,16 @@ def test_prepare_builds_pooled_and_own_models_through_the_core_lifecycle(tmp_pat
     own = [name for name, spec in tsdata.DATASETS.items() if spec.own_model]
     assert trained == [
         ("patchtst-pretrain", ["max_steps=2"]),
+        ("patchtst-pretrain-short", ["max_steps=2"]),
         *[("patchtst-series", [f"dataset={name}"]) for name in own],
     ]
-    for folder in (default_model_dir("timeseries"), *map(own_model_dir, own)):
+    for folder in (default_model_dir("timeseries"), short_model_dir(), *map(own_model_dir, own)):
         assert (folder / "run.json").is_file() and not (folder / "checkpoint-1").exists(), folder
         assert not folder.with_name(folder.name + ".building").exists()
     invoke("prepare", "timeseries")
-    assert len(trained) == 1 + len(own)  # all built: nothing to do
+    assert len(trained) == 2 + len(own)  # all built: nothing to do
     invoke("prepare", "timeseries", "--force")
-    assert len(trained) == 2 * (1 + len(own))
+    assert len(trained) == 2 * (2 + len(own))
 
 
 def invoke(*args):
@@ -328,7 +344,12 @@ def test_cli_errors_short_series_and_unknown_dataset(tiny_run, tmp_path):
         cli, ["eval", "timeseries", "--csv", str(short), "--model", str(tiny_run), "--horizon", "6"]
     )
     assert isinstance(result.exception, AppsError) and "has 20 points" in str(result.exception)
-    assert "at least" in str(result.exception)
+    assert "a monthly series needs at least 24" in str(result.exception)
+    yearly = write_csv(tmp_path / "yearly.csv", [f"a,{2000 + i}-01-01,{i}" for i in range(5)])
+    result = CliRunner().invoke(cli, ["run", "timeseries", "--csv", str(yearly), "--model", str(tiny_run)])
+    assert "has 5 points" in str(result.exception) and "a yearly series needs at least 8" in str(
+        result.exception
+    )
     result = CliRunner().invoke(cli, ["run", "timeseries", "--dataset", "nope", "--model", str(tiny_run)])
     assert "unknown dataset 'nope'" in str(result.exception) and "co2" in str(result.exception)
 
@@ -366,3 +387,13 @@ def test_cli_follow_reforecasts_when_rows_are_appended(tiny_run, tmp_path):
     thread.join()
     lines = [json.loads(line[line.index("{") :]) for line in result.output.splitlines() if "{" in line]
     assert [line["ds"][0][:10] for line in lines] == ["2024-01-01", "2024-02-01"]
+
+
+def test_cli_eval_csv_takes_horizon_and_season_from_the_frequency(tiny_run, tmp_path):
+    monthly = write_csv(tmp_path / "sales.csv", monthly_rows(144))
+    result = invoke("eval", "timeseries", "--csv", monthly, "--model", tiny_run, "--no-ets", "--json")
+    (row,) = json.loads(result.output[result.output.index("{") :])["results"]
+    assert (row["horizon"], row["season"], row["n_windows"]) == (18, 12, 5)
+    assert row["model_dirs"] == {"patchtst[tiny]": str(tiny_run)}  # says which model forecast
+    result = invoke("run", "timeseries", "--csv", monthly, "--model", tiny_run)
+    assert "18-step forecast" in result.output and f"model {tiny_run}" in result.output

