@@ -4,6 +4,7 @@ template, 'apps run chat --prompt', adapter checks, export --merge, the OpenAI-c
 from __future__ import annotations
 
 import json
+import sys
 
 import pytest
 
@@ -246,13 +247,24 @@ def test_ctrl_c_during_an_answer_stops_that_answer_and_the_chat_goes_on(lora_run
     lines = iter(["你好", "谢谢", "/exit"])
     interrupted = []
 
+    def streaming() -> bool:  # called from the streamer, not for the prompt or the final newline
+        frame = sys._getframe()
+        while frame and frame.f_code.co_name != "on_piece":
+            frame = frame.f_back
+        return frame is not None
+
     def write(text):
-        if not interrupted and text.strip() and text != "bot> ":  # the first streamed piece: press Ctrl-C
+        if not interrupted and streaming():  # the first streamed piece: press Ctrl-C
             interrupted.append(text)
             raise KeyboardInterrupt
 
     history = terminal_chat(
-        app, Sampling(max_new_tokens=4, min_new_tokens=4, do_sample=False), read=lambda _: next(lines), write=write
+        app,
+        Sampling(
+            max_new_tokens=12, min_new_tokens=12, do_sample=False
+        ),  # whole characters: up to 3 tokens each
+        read=lambda _: next(lines),
+        write=write,
     )
     assert interrupted, "the answer streamed nothing to interrupt"
     assert [(m["role"], m["content"]) for m in history][0] == ("user", "谢谢")
