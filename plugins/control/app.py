@@ -74,6 +74,12 @@ class ControlApp(App):
         if verb == "eval":
             return [
                 _env_option(help_text="Environment (default: the one the policy was trained for)."),
+                click.Option(
+                    ["--suite"],
+                    type=click.Choice(["mt10"]),
+                    default=None,
+                    help="Every arm task, shared starts and held-out paraphrases with one instructed policy.",
+                ),
                 options.model(help="Policy run directory (default: the environment's prepared default)."),
                 click.Option(["--episodes", "-n"], type=int, default=50, show_default=True),
                 click.Option(
@@ -93,6 +99,11 @@ class ControlApp(App):
                 options.model(help="Policy run directory (default: the environment's prepared default)."),
                 click.Option(
                     ["--expert"], is_flag=True, help="Let the scripted expert act instead of a policy."
+                ),
+                click.Option(
+                    ["--say"],
+                    default=None,
+                    help='Tell the arm what to do ("open the drawer"); without --env, the task it asks for.',
                 ),
                 click.Option(["--episodes", "-n"], type=int, default=1, show_default=True),
                 click.Option(["--seed"], type=int, default=2_000_000, show_default=True),
@@ -194,6 +205,7 @@ class ControlApp(App):
     def evaluate(
         self,
         env_id=None,
+        suite=None,
         model=None,
         episodes=50,
         seed=1_000_000,
@@ -204,9 +216,19 @@ class ControlApp(App):
     ):
         from plugins.control.evaluate import eval_table, evaluate
 
+        if suite is not None:
+            return self._evaluate_suite(suite, model, episodes, seed, skip_expert, device, as_json)
         env_id, policy = self._policy_for(env_id, model, device)
         report = evaluate(env_id, policy, self.model_dir, episodes, seed, skip_expert)
         click.echo(json.dumps(report, indent=2) if as_json else eval_table(report))
+        return report
+
+    def _evaluate_suite(self, suite, model, episodes, seed, skip_expert, device, as_json):
+        from plugins.control.suite_eval import evaluate_suite, suite_table
+
+        self.load(model, device, env_id=suite)
+        report = evaluate_suite(self.policy, self.model_dir, episodes, seed, skip_expert)
+        click.echo(json.dumps(report, indent=2) if as_json else suite_table(report))
         return report
 
     # ---- live run -----------------------------------------------------------------------------
@@ -215,6 +237,7 @@ class ControlApp(App):
         env_id=None,
         model=None,
         expert=False,
+        say=None,
         episodes=1,
         seed=2_000_000,
         render=None,
@@ -227,6 +250,10 @@ class ControlApp(App):
     ):
         from plugins.control.live import run_live
 
+        if say is not None:
+            from plugins.control.live import task_to_say
+
+            env_id = task_to_say(say, env_id)
         if expert:
             from plugins.control.envs import env_entry
 
@@ -248,6 +275,7 @@ class ControlApp(App):
             max_steps=max_steps,
             steer_stdin=steer_stdin,
             as_json=as_json,
+            instruction=say,
         )
 
     # ---- words -------------------------------------------------------------------------------

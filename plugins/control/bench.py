@@ -8,6 +8,24 @@ import time
 
 from core import AppsError, PeakMemory, default_is_built
 
+BENCH_ENV = {"mt10": "pick-place-v3"}  # a suite's policy is timed on one of its tasks
+
+
+def _decision_ms(env_id: str, policy, repeats: int = 200) -> float:
+    """Milliseconds for one decision alone (one robot, its real observations), no simulation."""
+    from plugins.control.envs import make_env
+    from plugins.control.policies import runner_for
+
+    env = make_env(env_id)
+    obs, _ = env.reset(seed=3_000_000)
+    runner = runner_for(policy, 1, env_id)
+    runner.act([obs])
+    began = time.perf_counter()
+    for _ in range(repeats):
+        runner.act([obs])
+    env.close()
+    return 1000 * (time.perf_counter() - began) / repeats
+
 
 def _steps_per_second(env_id: str, episodes: int, seed: int, batch: int, policy=None) -> float:
     from plugins.control.rollout import run_episodes
@@ -29,15 +47,25 @@ def benchmark_rows(env_ids=None, episodes: int = 20) -> list[dict]:
     if not ready:
         raise AppsError("no prepared control policy to measure", hint="run 'apps prepare control' first")
     rows = []
-    for env_id in ready:
-        policy = load_policy(default_policy_dir(env_id))
-        kind = type(policy).__name__
+    for name in ready:
+        policy = load_policy(default_policy_dir(name))
+        env_id, kind = BENCH_ENV.get(name, name), type(policy).__name__
         seed, common = 3_000_000, {"threads": torch.get_num_threads()}
         single = _steps_per_second(env_id, 2, seed, 1, policy)
         single_expert = _steps_per_second(env_id, 2, seed, 1)
         with PeakMemory() as memory:
             many = _steps_per_second(env_id, episodes, seed, episodes, policy)
         many_expert = _steps_per_second(env_id, episodes, seed, episodes)
+        rows.append(
+            {
+                "name": f"{env_id} {kind}: one decision (policy only)",
+                "metric": "latency",
+                "value": round(_decision_ms(env_id, policy), 3),
+                "unit": "ms/decision",
+                "better": "lower",
+                **common,
+            }
+        )
         rows.append(
             {
                 "name": f"{env_id} {kind}: one environment, decision + simulation step",

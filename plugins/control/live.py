@@ -31,6 +31,35 @@ def manual_action(command: str, env):
     return None
 
 
+def task_to_say(text: str, env_id: str | None) -> str:
+    """The arm task to run for ``--say text``: ``env_id`` when given (an arm task), else the task the text
+    asks for; a text that asks for no task well is an error listing the closest ones."""
+    from core import AppsError
+    from plugins.control.tasks import INSTRUCTIONS, closest_tasks, task_for, task_of
+
+    if env_id is not None:
+        from plugins.control.envs import env_entry
+
+        env_entry(env_id)
+        if task_of(env_id) not in INSTRUCTIONS:
+            raise AppsError(
+                f"--say instructs the arm; {env_id} is not an arm task", hint="use --env reach-v3 ..."
+            )
+        return env_id
+    task = task_for(text)
+    if task is None:
+        ranked = closest_tasks(text)
+        closest = [f'{t} ("{INSTRUCTIONS[t]}")' for score, t in ranked[:3] if score > 0] or [
+            f'{t} ("{INSTRUCTIONS[t]}")' for t in INSTRUCTIONS
+        ]
+        raise AppsError(
+            f'"{text}" asks for no arm task clearly enough',
+            hint=f"the closest: {'; '.join(closest)}. Say one of those, or pick the scene with --env",
+        )
+    click.echo(f'"{text}" -> {task} ("{INSTRUCTIONS[task]}")', err=True)
+    return task
+
+
 def _read_stdin():
     for line in sys.stdin:
         if steering.submit_text(line) == "stop":
@@ -48,11 +77,15 @@ def run_live(
     max_steps=None,
     steer_stdin=False,
     as_json=False,
+    instruction=None,
 ) -> list[dict]:
+    """Play ``episodes`` episodes, drawing them to ``render``; steering words and (arm tasks) instructions
+    from other apps change what happens. ``instruction``: what an instructed policy is told."""
     from plugins.control.experts import expert_for
-    from plugins.control.policies import PolicyRunner
+    from plugins.control.policies import runner_for
     from plugins.control.render import FrameSink, frame
     from plugins.control.rollout import action_mask, episode_result
+    from plugins.control.tasks import INSTRUCTIONS
 
     env = make_env(env_id, render_mode="rgb_array" if render else None)
     fps = fps or float(env.metadata.get("render_fps") or 30)
@@ -61,16 +94,17 @@ def run_live(
     if steer_stdin:
         threading.Thread(target=_read_stdin, daemon=True).start()
     who = "expert" if policy is None else "policy"
+    said = f': "{instruction}"' if instruction and policy is not None else ""
     results, stopped = [], False
     try:
         for episode in range(episodes):
             obs, first_info = env.reset(seed=seed + episode)
-            runner = PolicyRunner(policy, 1) if policy is not None else None
+            runner = runner_for(policy, 1, env_id, instruction) if policy is not None else None
             expert = expert_for(env_id, env) if policy is None else None
             total, steps, paused, manual_steps = 0.0, 0, False, 0
             final: dict = {}
             if sink:
-                sink.write(frame(env, f"{env_id} {who}"))
+                sink.write(frame(env, f"{env_id} {who}{said}"))
             while True:
                 manual = None
                 for command in steering.drain(commands):
@@ -80,6 +114,8 @@ def run_live(
                         paused = True
                     elif command == "go":
                         paused = False
+                    elif command in INSTRUCTIONS.values() and hasattr(runner, "set_instructions"):
+                        runner.set_instructions([command])  # an instruction from asr or chat: do that now
                     else:
                         manual = manual_action(command, env)
                         paused = False
@@ -101,7 +137,7 @@ def run_live(
                 total += float(reward)
                 steps += 1
                 if sink:
-                    sink.write(frame(env, f"{env_id} {who} step {steps} return {total:.1f}"))
+                    sink.write(frame(env, f"{env_id} {who}{said} step {steps} return {total:.1f}"))
                 if terminated or truncated or (max_steps and steps >= max_steps):
                     final = {"terminated": bool(terminated), "truncated": bool(truncated), **info}
                     break

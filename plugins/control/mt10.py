@@ -128,7 +128,7 @@ class MetaWorldEnv(gym.Env):
 
     def render(self):
         try:
-            return self.sim.render()
+            return np.ascontiguousarray(self.sim.render()[::-1])  # MuJoCo's rows run bottom-up
         except Exception as exc:  # no OpenGL: MuJoCo raises from its context creation
             raise AppsError(f"MuJoCo could not render ({exc})", hint=rendering_hint()) from None
 

@@ -325,9 +325,24 @@ def load_policy(run_dir: str | Path, device: str = "cpu"):
             f"{run_dir} holds a {config.get('model_type', 'unknown')} model, not a control policy",
             hint="pass a run directory from 'apps train control'",
         )
-    cls = DTPolicy if config.get("model_type") == "decision_transformer" else BCPolicy
+    kind = config.get("model_type")
+    if kind == "control_instruct":
+        from plugins.control.instruct import InstructPolicy as cls
+    else:
+        cls = DTPolicy if kind == "decision_transformer" else BCPolicy
     model = cls.from_pretrained(run_dir)
     return model.to(device).eval()
+
+
+def runner_for(model, batch: int, env_id: str | None = None, instruction: str | None = None):
+    """What acts for ``batch`` environments with ``model``: an instruction-conditioned policy reads
+    ``instruction`` (default: the task's own, for an arm task ``env_id``), the others only their states."""
+    if getattr(model.config, "model_type", "") == "control_instruct":
+        from plugins.control.instruct import InstructRunner
+        from plugins.control.tasks import instruction_of
+
+        return InstructRunner(model, batch, [instruction or instruction_of(env_id)] * batch)
+    return PolicyRunner(model, batch)
 
 
 class PolicyRunner:

@@ -7,12 +7,14 @@ environment's default, through ``policy_dir``.
 
 from __future__ import annotations
 
+import importlib.util
 import time
 from pathlib import Path
 
 import click
 
 from core import AppsError, build_default, default_is_built, default_model_dir, require_default, resolve_model
+from plugins.control.suite import SUITES
 
 # The recipe behind each environment's offline default.
 DEFAULT_RECIPES = {
@@ -21,9 +23,10 @@ DEFAULT_RECIPES = {
     "Acrobot-v1": "dt-acrobot",
     "Maze-map-v0": "dt-maze",
     "Maze-v0": "dt-maze-view",
+    "mt10": "mt10-instruct",  # one instructed policy for every arm task (needs metaworld)
 }
 # Environments that use another one's default (same observation and action spaces).
-DEFAULT_ALIASES = {"Maze-15-v0": "Maze-v0"}
+DEFAULT_ALIASES = {"Maze-15-v0": "Maze-v0", **{env_id: "mt10" for env_id in SUITES["mt10"]}}
 
 
 def default_policy_dir(env_id: str) -> Path:
@@ -40,6 +43,9 @@ def prepare(app, env_ids=(), force: bool = False) -> None:
                 hint=f"defaults exist for {', '.join(DEFAULT_RECIPES)}; train others with "
                 f"'apps train control --recipe dt-cartpole env={env_id}'",
             )
+    if not env_ids and importlib.util.find_spec("metaworld") is None:
+        click.echo("mt10: skipped (the arm's default needs metaworld: pip install metaworld)", err=True)
+        env_ids = [env_id for env_id in DEFAULT_RECIPES if env_id != "mt10"]
     for env_id in env_ids or DEFAULT_RECIPES:
         target, name, started = default_policy_dir(env_id), DEFAULT_RECIPES[env_id], time.time()
         building = force or not default_is_built("control", target)

@@ -153,7 +153,8 @@ class FrameSink:
             try:
                 import imageio.v2 as imageio
 
-                self.writer = imageio.get_writer(self.target, fps=self.fps)
+                # named: without imageio-ffmpeg, imageio would pick a TIFF writer for an .mp4
+                self.writer = imageio.get_writer(self.target, format="FFMPEG", fps=self.fps)
             except Exception:  # imageio or its ffmpeg plugin missing: OpenCV's writer
                 cv2 = _cv2()
                 height, width = image.shape[:2]

@@ -43,20 +43,21 @@ def run_episodes(
     batch: int = 50,
     progress: bool = False,
     record: list | None = None,
+    instruction: str | None = None,
 ) -> list[dict]:
     """Play ``episodes`` episodes (reset seeds ``seed``, ``seed + 1`` ...) with the policy model, or with the
     expert when ``policy`` is None. Environments advance in lockstep so the policy acts for all at once.
 
     ``record``: a list that receives one :class:`Episode` per episode holding the states the policy visited
     labelled with the expert's action in each (DAgger's data: how the expert recovers from the policy's own
-    mistakes).
+    mistakes). ``instruction``: what an instruction-conditioned policy is told (default: the task's own).
 
     Returns one dict per episode: return, length, success, and for mazes shortest and path_ratio.
     """
     from tqdm import tqdm
 
     from plugins.control.experts import expert_for
-    from plugins.control.policies import PolicyRunner
+    from plugins.control.policies import runner_for
 
     results: list[dict] = []
     bar = tqdm(
@@ -72,7 +73,7 @@ def run_episodes(
             *(env.reset(seed=seed + first + i) for i, env in enumerate(envs)), strict=True
         )
         observations, infos = list(observations), list(infos)
-        runner = PolicyRunner(policy, count) if policy is not None else None
+        runner = runner_for(policy, count, env_id, instruction) if policy is not None else None
         experts = [expert_for(env_id, env) for env in envs] if policy is None or record is not None else None
         totals, lengths, active = [0.0] * count, [0] * count, [True] * count
         finals: list[dict] = [{} for _ in range(count)]

@@ -206,6 +206,10 @@ def collate(items: list[dict]) -> dict:
 
 
 def training_parts(recipe):
+    if recipe.policy == "instruct":
+        from plugins.control.instruct_training import training_parts as instruct_parts
+
+        return instruct_parts(recipe)
     if recipe.finetune != "full":
         raise AppsError(
             f"control policies are trained from scratch; finetune: {recipe.finetune} does not apply",

@@ -1,0 +1,116 @@
+"""``apps eval control --suite mt10``: one instruction-conditioned policy on every arm task, beside the expert.
+
+Held-out source: reset seeds from 1,000,000 on (demonstrations use seeds 0 ... episodes - 1), and the
+paraphrases below, which no training step ever sees (training rewords instructions only with WordNet
+synonyms of the instruction's own words). Reported: success per task and the mean; the shared-start pairs,
+each instruction from the same half-open starts; the paraphrases, each on its task's scene; the scripted
+expert's own success on the same seeds beside each.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import numpy as np
+
+from plugins.control.rollout import run_episodes, summarize
+from plugins.control.tasks import INSTRUCTIONS, MT10, SHARED_PAIRS, instruction_of
+
+HELD_OUT_SEED = 1_000_000
+# Evaluation only: other words for each task's instruction (never in training data or settings).
+PARAPHRASES = {
+    "reach-v3": "reach for the goal",
+    "push-v3": "shove the puck to the goal",
+    "pick-place-v3": "lift the puck and put it at the goal",
+    "door-open-v3": "pull the door open",
+    "drawer-open-v3": "pull the drawer open",
+    "drawer-close-v3": "slide the drawer shut",
+    "button-press-topdown-v3": "push the button down",
+    "peg-insert-side-v3": "put the peg in from the side",
+    "window-open-v3": "slide the window open",
+    "window-close-v3": "shut the window",
+}
+GOALS = {"mean": 0.90, "task": 0.70, "shared": 0.85, "paraphrase_gap": 0.05}
+
+
+def _rate(env_id, episodes, seed, policy, instruction=None) -> float:
+    rows = run_episodes(env_id, episodes, seed, policy=policy, instruction=instruction)
+    return summarize(rows)["success_rate"]
+
+
+def evaluate_suite(
+    policy, model_dir, episodes: int = 50, seed: int = HELD_OUT_SEED, skip_expert=False
+) -> dict:
+    """Success rates of ``policy`` (and the expert) on MT10, the shared starts and the paraphrases."""
+    started = time.time()
+    expert = (lambda env_id: None) if skip_expert else (lambda env_id: _rate(env_id, episodes, seed, None))
+    say = sys.stderr.isatty()
+    tasks = {}
+    for task in MT10:
+        tasks[task] = {"instruction": INSTRUCTIONS[task], "policy": _rate(task, episodes, seed, policy)}
+        tasks[task]["expert"] = expert(task)
+        if say:
+            print(f"{task}: {tasks[task]}", file=sys.stderr)
+    shared = {}
+    for pair in SHARED_PAIRS:
+        for env_id in pair:
+            shared[env_id] = {
+                "instruction": instruction_of(env_id),
+                "policy": _rate(env_id, episodes, seed, policy),
+                "expert": expert(env_id),
+            }
+    paraphrases = {
+        task: {"instruction": text, "policy": _rate(task, episodes, seed, policy, instruction=text)}
+        for task, text in PARAPHRASES.items()
+    }
+    mean = float(np.mean([row["policy"] for row in tasks.values()]))
+    paraphrase_mean = float(np.mean([row["policy"] for row in paraphrases.values()]))
+    report = {
+        "suite": "mt10",
+        "model": str(model_dir),
+        "episodes_per_task": episodes,
+        "held_out": f"reset seeds {seed}..{seed + episodes - 1} (demonstrations use seeds from 0); "
+        "paraphrases written for evaluation only (plugins/control/suite_eval.py)",
+        "tasks": tasks,
+        "mean": mean,
+        "expert_mean": None if skip_expert else float(np.mean([row["expert"] for row in tasks.values()])),
+        "shared_start": shared,
+        "paraphrases": paraphrases,
+        "paraphrase_mean": paraphrase_mean,
+        "seconds": round(time.time() - started, 1),
+    }
+    report["goals"] = {
+        f"mean >= {GOALS['mean']:.0%}": mean >= GOALS["mean"],
+        f"every task >= {GOALS['task']:.0%}": min(r["policy"] for r in tasks.values()) >= GOALS["task"],
+        f"shared start >= {GOALS['shared']:.0%} per instruction": min(r["policy"] for r in shared.values())
+        >= GOALS["shared"],
+        f"paraphrases within {GOALS['paraphrase_gap'] * 100:.0f} points": mean - paraphrase_mean
+        <= GOALS["paraphrase_gap"],
+    }
+    return report
+
+
+def _pct(value) -> str:
+    return "-" if value is None else f"{100 * value:.0f}%"
+
+
+def suite_table(report: dict) -> str:
+    """The report as text (what ``apps eval control --suite mt10`` prints without ``--json``)."""
+    lines = [
+        f"MT10 ({report['episodes_per_task']} episodes per task; held out: {report['held_out']})",
+        f"{'task':26}{'instruction':44}{'policy':>8}{'expert':>8}",
+    ]
+    for task, row in report["tasks"].items():
+        lines.append(f"{task:26}{row['instruction']:44}{_pct(row['policy']):>8}{_pct(row['expert']):>8}")
+    lines.append(f"{'mean':70}{_pct(report['mean']):>8}{_pct(report['expert_mean']):>8}")
+    lines.append("shared starts (both instructions from the same half-open states):")
+    for env_id, row in report["shared_start"].items():
+        lines.append(f"{env_id:26}{row['instruction']:44}{_pct(row['policy']):>8}{_pct(row['expert']):>8}")
+    lines.append("held-out paraphrases (on each task's scene):")
+    for task, row in report["paraphrases"].items():
+        lines.append(f"{task:26}{row['instruction']:44}{_pct(row['policy']):>8}")
+    lines.append(f"{'paraphrase mean':70}{_pct(report['paraphrase_mean']):>8}")
+    for goal, met in report["goals"].items():
+        lines.append(f"goal {goal}: {'met' if met else 'NOT met'}")
+    return "\n".join(lines)
