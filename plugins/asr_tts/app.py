@@ -66,10 +66,18 @@ class AsrApp(App):
                     help="Longest piece decoded at once; longer audio is cut at quiet points.",
                 ),
                 click.Option(
+                    ["--stream"],
+                    is_flag=True,
+                    help="Feed the files through the microphone's path (100 ms blocks, voice-activity "
+                    "detection, partial results), as if they were heard live.",
+                ),
+                click.Option(
                     ["--vad-threshold"],
                     type=float,
-                    default=-45.0,
-                    help="Energy (dBFS) above which the microphone hears speech.",
+                    default=10.0,
+                    show_default=True,
+                    help="Margin in dB above the tracked background noise at which the microphone "
+                    "(or --stream) hears speech.",
                 ),
                 click.Option(
                     ["--seconds"], type=float, default=None, help="Stop listening after this long (mic)."
@@ -87,11 +95,15 @@ class AsrApp(App):
                 click.Option(
                     ["--dataset"],
                     default=None,
-                    help="Manifest JSONL, LibriSpeech folder, corpus folder or hf:NAME. Default: the "
-                    "held-out voices of the espeak-ng corpus.",
+                    help="Manifest JSONL, LibriSpeech folder, corpus folder or hf:NAME. Default: every "
+                    "held-out source (espeak-ng's held-out voices, flite clean, flite through sox reverb, "
+                    "flite at 10 dB flite babble).",
                 ),
                 click.Option(
-                    ["--limit"], type=int, default=None, help="Evaluate the first N utterances only."
+                    ["--limit"],
+                    type=int,
+                    default=None,
+                    help="Evaluate the first N utterances of each source.",
                 ),
             ]
         if verb == "prepare":
@@ -138,10 +150,11 @@ class AsrApp(App):
         as_json=False,
         mic=False,
         chunk_seconds=20.0,
-        vad_threshold=-45.0,
+        vad_threshold=10.0,
         seconds=None,
         mic_device=None,
         decoder="auto",
+        stream=False,
         **_,
     ):
         from plugins.asr_tts.audio import input_files, load_audio
@@ -149,19 +162,30 @@ class AsrApp(App):
         if not inputs and not mic:
             raise AppsError("nothing to transcribe", hint="apps run asr FILE|DIR ... or apps run asr --mic")
         files = input_files(inputs)
+        if mic or stream:
+            from plugins.asr_tts.stream import NoiseFloor
+
+            NoiseFloor(vad_threshold)  # a bad margin fails before the model loads
         self.load(model, device, decoder=decoder)
         self.transcriber.max_chunk_s = chunk_seconds
-        if mic:
-            from plugins.asr_tts.stream import listen
+        if mic or stream:
+            from plugins.asr_tts.stream import file_blocks, listen
 
-            for result in listen(
-                self.transcriber,
-                vad_threshold,
-                seconds,
-                mic_device,
-                partial=lambda text: None if as_json else print(f"\r... {text}", end="", file=sys.stderr),
-            ):
-                self._show(result, "microphone", as_json)
+            sources = [(None, "microphone")] if mic else [(file_blocks(path), str(path)) for path in files]
+            for blocks, name in sources:
+                heard = False
+                for result in listen(
+                    self.transcriber,
+                    vad_threshold,
+                    seconds,
+                    mic_device,
+                    partial=lambda text: None if as_json else print(f"\r... {text}", end="", file=sys.stderr),
+                    blocks=blocks,
+                ):
+                    heard = True
+                    self._show(result, name, as_json)
+                if not heard:  # the detector never opened: only background
+                    self._show({"text": "", "speech": False}, name, as_json)
             return
         for path in files:
             result = self.transcriber.transcribe([load_audio(path)])[0]
@@ -190,7 +214,21 @@ class AsrApp(App):
         from plugins.asr_tts.evaluate import evaluate_asr
 
         metrics = evaluate_asr(model or default_run(), dataset, limit, device, decoder)
-        _echo(json.dumps(metrics, indent=None if as_json else 2))
+        if as_json:
+            _echo(json.dumps(metrics))
+            return metrics
+        _echo(f"model {metrics['model']}, {metrics['decoder']} decoder")
+        _echo(f"{'source':<30} {'utts':>5} {'WER':>7} {'CER':>7} {'greedy WER':>11} {'greedy CER':>11}")
+        for name, row in metrics["sources"].items():
+            if "skipped" in row:
+                _echo(f"{name:<30} {row['skipped']}")
+                continue
+            rates = [row.get(k) for k in ("wer", "cer", "greedy_wer", "greedy_cer")]
+            cells = " ".join(
+                f"{'-' if r is None else f'{100 * r:.2f}%':>{w}}"
+                for r, w in zip(rates, (7, 7, 11, 11), strict=True)
+            )
+            _echo(f"{name:<30} {row['utterances']:>5} {cells}")
         return metrics
 
     def prepare(self, force=False, pretrained=False, overrides=(), **_) -> None:

@@ -1,9 +1,15 @@
-"""The offline speech corpus, synthesised with espeak-ng: digits, robot commands and short sentences.
+"""The offline speech corpus: digits, robot commands, robot-arm instructions and short sentences, spoken
+by several synthesisers.
 
-Each utterance is spoken by a *voice* (an espeak-ng variant such as ``m3``, ``f2`` or ``klatt``, with an
-accent such as ``en-us`` or ``en-gb-scotland``) at a random speed and pitch. Whole voices are held out for
-the test split, so the word error rate measures how the model copes with speakers it never heard.
-Manifests are NeMo-style JSONL: ``{"audio_filepath", "text", "duration", "voice"}``.
+- espeak-ng: each utterance by a *voice* (a variant such as ``m3``, ``f2`` or ``klatt``, with an accent
+  such as ``en-us`` or ``en-gb-scotland``) at a random speed and pitch. Whole voices are held out for the
+  test split, so the word error rate measures how the model copes with speakers it never heard.
+- festival (when installed) with the English voices Debian ships that are not reserved for evaluation
+  (``FESTIVAL_VOICES``), at a random duration stretch, pitch and pitch range, synthesised in batches (one
+  process speaks hundreds of utterances: starting festival costs a quarter of a second).
+Reserved for evaluation, never synthesised here: flite's voices and every voice of the CMU ARCTIC
+speakers and of Kal in any engine (see ``evaluate.py``).
+Manifests are NeMo-style JSONL: ``{"audio_filepath", "text", "duration", "voice", "engine"}``.
 
 The tts app trains on a second, smaller corpus: one voice speaking the grammar (``build_voice_corpus``).
 """
@@ -14,6 +20,7 @@ import json
 import random
 import shutil
 import subprocess
+import sys
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -99,6 +106,23 @@ SENTENCES = [
     "show me the map",
     "where is the kitchen",
 ]
+
+# The ten robot-arm instructions of the control app, word for word (plugins never import each other):
+# a spoken instruction reaches the arm only if these words are in the lexicon.
+ARM_INSTRUCTIONS = [
+    "reach to the goal",
+    "push the puck to the goal",
+    "pick up the puck and place it at the goal",
+    "open the door",
+    "open the drawer",
+    "close the drawer",
+    "press the button from the top",
+    "insert the peg from the side",
+    "open the window",
+    "close the window",
+]
+ARM_SHORT = ["press the button", "pick up the puck", "insert the peg", "push the puck", "reach the goal"]
+GAME_MOVES = ["turn left", "turn right", "move forward", "move back", "stop", "pause", "go"]
 
 ACCENTS = [
     "en-us",
@@ -240,7 +264,7 @@ def random_text(rng: random.Random) -> str:
     kind = rng.random()
     if kind < 0.22:
         return " ".join(rng.choice(DIGITS) for _ in range(rng.randint(1, 4)))
-    if kind < 0.62:
+    if kind < 0.58:
         form = rng.randrange(6)
         if form == 0:
             return f"turn {rng.choice(DIRECTIONS)}" + (
@@ -257,16 +281,96 @@ def random_text(rng: random.Random) -> str:
                 " one degrees", " one degree"
             )
         return rng.choice(COMMANDS)
+    if kind < 0.74:
+        return rng.choice(ARM_INSTRUCTIONS + ARM_SHORT + GAME_MOVES)
+    if kind < 0.80:  # words of the grammar in any order: the model must hear words, not learn phrases
+        words = " ".join(corpus_texts()).split()
+        return " ".join(rng.choice(words) for _ in range(rng.randint(2, 6)))
     return rng.choice(SENTENCES)
 
 
 def corpus_texts() -> list[str]:
     """Every fixed phrase of the grammar (used to report the vocabulary and for TTS training)."""
-    return DIGITS + COMMANDS + SENTENCES + [f"turn {d}" for d in DIRECTIONS]
+    return (
+        DIGITS
+        + COMMANDS
+        + SENTENCES
+        + ARM_INSTRUCTIONS
+        + ARM_SHORT
+        + GAME_MOVES
+        + [f"turn {d}" for d in DIRECTIONS]
+    )
 
 
 def _voice_for(variant: str, rng: random.Random) -> str:
     return f"{rng.choice(ACCENTS)}+{variant}"
+
+
+# festival's English voices in Debian that are free to train on (kal and the ARCTIC/HTS voices are reserved
+# for evaluation): apt-get install festival festvox-kdlpc16k
+FESTIVAL_VOICES = ["ked_diphone"]
+FESTIVAL_VOICE_DIRS = [Path("/usr/share/festival/voices/english"), Path("/usr/lib/festival/voices/english")]
+
+
+def festival_voices() -> list[str]:
+    """The training voices of ``FESTIVAL_VOICES`` that are installed ([] without festival)."""
+    if shutil.which("festival") is None:
+        return []
+    return [v for v in FESTIVAL_VOICES if any((d / v).is_dir() for d in FESTIVAL_VOICE_DIRS)]
+
+
+def _scheme_string(text: str) -> str:
+    return '"' + text.replace("\\", " ").replace('"', " ") + '"'
+
+
+def festival_batch(jobs: list[dict], folder: Path, timeout: float = 900) -> None:
+    """Speak every job ``{"text", "voice", "stretch", "f0", "f0_std", "id"}`` into ``folder/ID.wav`` with
+    one festival process (a Scheme script of ``say`` calls)."""
+    lines = [
+        "(define (say voice text path stretch f0 std)",
+        "  (eval (list voice))",
+        "  (Parameter.set 'Duration_Stretch stretch)",
+        "  (set! int_lr_params (list (list 'target_f0_mean f0) (list 'target_f0_std std)",
+        "                            '(model_f0_mean 170) '(model_f0_std 34)))",
+        "  (utt.save.wave (utt.synth (eval (list 'Utterance 'Text text))) path 'riff))",
+    ]
+    for job in jobs:
+        lines.append(
+            f"(say 'voice_{job['voice']} {_scheme_string(job['text'])} {_scheme_string(str(folder / (job['id'] + '.wav')))}"
+            f" {job['stretch']:.3f} {job['f0']} {job['f0_std']})"
+        )
+    script = folder / f"batch-{jobs[0]['id']}.scm"
+    script.write_text("\n".join(lines) + "\n")
+    done = subprocess.run(
+        ["festival", "--batch", str(script)], capture_output=True, text=True, timeout=timeout
+    )
+    script.unlink()
+    missing = [job["id"] for job in jobs if not (folder / f"{job['id']}.wav").is_file()]
+    if done.returncode != 0 or missing:
+        raise AppsError(
+            f"festival failed on {len(missing)} of {len(jobs)} utterances: {done.stderr.strip()[-300:]}",
+            hint="check the voice: festival --batch '(voice_ked_diphone)' '(SayText \"hello\")'",
+        )
+
+
+def _job(
+    split: str, number: int, engine: str, rng: random.Random, variants, speed_range, pitch_range
+) -> dict:
+    job = {"split": split, "id": f"{split}-{number:05d}", "text": random_text(rng), "engine": engine}
+    if engine == "espeak":
+        job.update(
+            voice=_voice_for(rng.choice(variants), rng),
+            speed=rng.randint(*speed_range),
+            pitch=rng.randint(*pitch_range),
+        )
+    else:  # festival: a slower or faster talker, a lower or higher and flatter or livelier voice
+        job.update(
+            voice=rng.choice(variants),
+            stretch=round(rng.uniform(0.8, 1.35), 3),
+            f0=rng.randint(70, 190),
+            f0_std=rng.randint(5, 40),
+        )
+    return job
 
 
 def build_corpus(
@@ -274,20 +378,32 @@ def build_corpus(
     train_size: int = 3000,
     test_size: int = 400,
     seed: int = 0,
-    speed_range=(120, 220),
-    pitch_range=(20, 80),
+    speed_range=(110, 230),
+    pitch_range=(15, 85),
     workers: int = 2,
     progress=None,
+    festival_share: float = 0.0,
+    validation_size: int = 0,
 ) -> dict:
-    """Synthesise the corpus into ``folder``: ``audio/*.wav`` (16 kHz), ``train.jsonl``, ``test.jsonl``.
+    """Synthesise the corpus into ``folder``: ``audio/*.wav`` (16 kHz), ``train.jsonl``, ``test.jsonl``
+    (espeak-ng's held-out voices) and, with festival, ``valid-festival.jsonl``.
 
-    Returns ``{"train": path, "test": path, "train_voices": [...], "test_voices": [...]}``. Existing
-    complete corpora with the same settings are reused.
+    ``festival_share`` of the training utterances are spoken by festival when it is installed (else all by
+    espeak-ng, with a warning); ``validation_size`` more festival utterances form a separate validation set
+    (for choosing settings with festival left out of training). Returns ``{"train": path, "test": path,
+    "train_voices": [...], "test_voices": [...], ...}``. Complete corpora with the same settings are reused.
     """
     from plugins.asr_tts.audio import load_audio, save_wav
 
     require_espeak()
     folder = Path(folder)
+    fest_voices = festival_voices() if festival_share or validation_size else []
+    if (festival_share or validation_size) and not fest_voices:
+        print(
+            "warning: festival or its voice festvox-kdlpc16k is not installed: the corpus is espeak-ng "
+            "only (apt-get install festival festvox-kdlpc16k)",
+            file=sys.stderr,
+        )
     settings = {
         "train_size": train_size,
         "test_size": test_size,
@@ -295,7 +411,10 @@ def build_corpus(
         "speed": list(speed_range),
         "pitch": list(pitch_range),
         "test_variants": TEST_VARIANTS,
-        "version": 1,
+        "festival_voices": fest_voices,
+        "festival_share": festival_share if fest_voices else 0.0,
+        "validation_size": validation_size if fest_voices else 0,
+        "version": 2,
     }
     info_path = folder / "corpus.json"
     if info_path.is_file():
@@ -305,18 +424,19 @@ def build_corpus(
     train_variants = [v for v in VARIANTS if v not in TEST_VARIANTS]
     rng = random.Random(seed)
     jobs = []
-    for split, size, variants in (("train", train_size, train_variants), ("test", test_size, TEST_VARIANTS)):
-        for i in range(size):
-            jobs.append(
-                {
-                    "split": split,
-                    "id": f"{split}-{i:05d}",
-                    "text": random_text(rng),
-                    "voice": _voice_for(rng.choice(variants), rng),
-                    "speed": rng.randint(*speed_range),
-                    "pitch": rng.randint(*pitch_range),
-                }
-            )
+    plan = [("train", train_size, "espeak", train_variants), ("test", test_size, "espeak", TEST_VARIANTS)]
+    if fest_voices:
+        fest_train = int(round(train_size * festival_share))
+        plan[0] = ("train", train_size - fest_train, "espeak", train_variants)
+        plan += [
+            ("train", fest_train, "festival", fest_voices),
+            ("valid-festival", settings["validation_size"], "festival", fest_voices),
+        ]
+    counts: dict[str, int] = {}
+    for split, size, engine, variants in plan:
+        for _ in range(size):
+            counts[split] = counts.get(split, 0) + 1
+            jobs.append(_job(split, counts[split] - 1, engine, rng, variants, speed_range, pitch_range))
     audio_dir = folder / "audio"
     audio_dir.mkdir(parents=True, exist_ok=True)
 
@@ -324,23 +444,42 @@ def build_corpus(
         target = audio_dir / f"{job['id']}.wav"
         with tempfile.TemporaryDirectory() as tmp:
             raw = synthesize(job["text"], Path(tmp) / "raw.wav", job["voice"], job["speed"], job["pitch"])
-            audio = load_audio(raw)
-        save_wav(target, audio)
-        return {
-            "audio_filepath": f"audio/{target.name}",
-            "text": job["text"],
-            "duration": round(len(audio) / 16000, 3),
-            "voice": job["voice"],
-            "speed": job["speed"],
-            "pitch": job["pitch"],
-        }
+            save_wav(target, load_audio(raw))
+        return job
 
-    rows = {"train": [], "test": []}
+    def make_festival(batch):
+        with tempfile.TemporaryDirectory() as tmp:
+            festival_batch(batch, Path(tmp))
+            for job in batch:
+                save_wav(audio_dir / f"{job['id']}.wav", load_audio(Path(tmp) / f"{job['id']}.wav"))
+        return batch
+
+    espeak_jobs = [job for job in jobs if job["engine"] == "espeak"]
+    fest_jobs = [job for job in jobs if job["engine"] == "festival"]
+    batches = [fest_jobs[i : i + 200] for i in range(0, len(fest_jobs), 200)]
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        for n, (job, row) in enumerate(zip(jobs, pool.map(make, jobs), strict=False)):
-            rows[job["split"]].append(row)
+        for n, _ in enumerate(pool.map(make, espeak_jobs)):
             if progress and n % 500 == 0:
-                progress(f"synthesised {n}/{len(jobs)} utterances")
+                progress(f"espeak-ng: synthesised {n}/{len(espeak_jobs)} utterances")
+        for n, _ in enumerate(pool.map(make_festival, batches)):
+            if progress:
+                progress(
+                    f"festival: synthesised {min(len(fest_jobs), 200 * (n + 1))}/{len(fest_jobs)} utterances"
+                )
+    rows: dict[str, list] = {split: [] for split in counts}
+    for job in jobs:
+        duration = sf_duration(audio_dir / f"{job['id']}.wav")
+        keep = {k: v for k, v in job.items() if k not in ("split", "id", "text", "voice")}
+        voice = job["voice"] if job["engine"] == "espeak" else f"festival+{job['voice']}"
+        rows[job["split"]].append(
+            {
+                "audio_filepath": f"audio/{job['id']}.wav",
+                "text": job["text"],
+                "duration": duration,
+                "voice": voice,
+                **keep,
+            }
+        )
     for split, items in rows.items():
         with open(folder / f"{split}.jsonl", "w", encoding="utf-8") as out:
             for row in items:
@@ -348,7 +487,8 @@ def build_corpus(
     info = {
         "train": str(folder / "train.jsonl"),
         "test": str(folder / "test.jsonl"),
-        "train_voices": train_variants,
+        "validation": str(folder / "valid-festival.jsonl") if "valid-festival" in rows else None,
+        "train_voices": train_variants + [f"festival+{v}" for v in fest_voices],
         "test_voices": TEST_VARIANTS,
         "accents": ACCENTS,
         "settings": settings,
@@ -356,6 +496,12 @@ def build_corpus(
     }
     info_path.write_text(json.dumps(info, indent=2))
     return info
+
+
+def sf_duration(path: Path) -> float:
+    import soundfile as sf
+
+    return round(sf.info(str(path)).duration, 3)
 
 
 def build_voice_corpus(folder: Path, voice: str, speed: int, size: int, seed: int) -> Path:

@@ -164,8 +164,9 @@ def report_skipped(skipped: list[Skipped], total: int, out=None, limit: int = 5)
 
 
 class SpeechDataset:
-    """Map-style dataset of ``{"audio": float32 array, "text": str}`` with optional augmentation: speed
-    perturbation, then random silences, noise and gain (``noise_prob`` > 0)."""
+    """Map-style dataset of ``{"audio": float32 array, "text": str}`` with optional augmentation: the
+    acoustic conditions of ``augment`` (see augment.py), or the older speed perturbation and white, pink or
+    hum noise (``noise_prob``); random silences and gain either way."""
 
     def __init__(
         self,
@@ -175,12 +176,18 @@ class SpeechDataset:
         seed: int = 0,
         max_seconds: float | None = None,
         speed_perturb: float = 0.0,
+        augment=None,
     ):
         self.rows = rows
         self.speed_perturb = speed_perturb
         self.noise_prob, self.snr_db = noise_prob, snr_db
+        self.seed = seed
         self.rng = np.random.default_rng(seed)
         self.max_samples = int(max_seconds * 16000) if max_seconds else None
+        self.augment = augment  # AugmentSettings or None
+        self.augmenter = None
+        self.recent: list[np.ndarray] = []  # the last utterances loaded: babble is made of them
+        self.worker_seed = None
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -192,6 +199,8 @@ class SpeechDataset:
         audio = row.audio if row.audio is not None else load_audio(row.audio_filepath)
         if self.max_samples:
             audio = audio[: self.max_samples]
+        if self.augment is not None:
+            return {"audio": self._augmented(audio), "text": row.text}
         if self.speed_perturb:
             audio = change_speed(
                 audio, float(self.rng.uniform(1 - self.speed_perturb, 1 + self.speed_perturb))
@@ -205,6 +214,17 @@ class SpeechDataset:
             audio = audio * float(self.rng.uniform(0.3, 1.5))
         return {"audio": audio, "text": row.text}
 
+    def _augmented(self, audio: np.ndarray) -> np.ndarray:
+        from plugins.asr_tts.augment import Augmenter
+
+        seed = _worker_seed()
+        if self.augmenter is None or seed != self.worker_seed:  # a new epoch's worker: new random draws
+            self.worker_seed = seed
+            self.rng = np.random.default_rng([self.seed, seed or 0])
+            self.augmenter = Augmenter(self.augment, int(self.rng.integers(2**31)))
+        self.recent = (self.recent + [audio])[-48:]
+        return self.augmenter(self._reframe(audio), self.recent[:-1])
+
     def _reframe(self, audio: np.ndarray) -> np.ndarray:
         """Trim the synthesiser's silences and put back random short ones (recordings start anywhere)."""
         from plugins.asr_tts.audio import speech_frames
@@ -215,3 +235,11 @@ class SpeechDataset:
         core = audio[active[0] * 480 : (active[-1] + 1) * 480]
         lead, trail = (int(self.rng.uniform(a, b) * 16000) for a, b in ((0.0, 0.2), (0.05, 0.2)))
         return np.concatenate([np.zeros(lead, np.float32), core, np.zeros(trail, np.float32)])
+
+
+def _worker_seed() -> int | None:
+    """The seed of this DataLoader worker (new each epoch), or None in the main process."""
+    import torch.utils.data
+
+    info = torch.utils.data.get_worker_info()
+    return None if info is None else int(info.seed % 2**32)

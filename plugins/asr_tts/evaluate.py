@@ -1,4 +1,4 @@
-"""``apps eval``: the asr app's WER/CER on held-out speech, and the tts app's round trip (our ASR model
+"""``apps eval``: the asr app's WER/CER on held-out speech by source (eval_sources.py), and the tts app's round trip (our ASR model
 listening to Tacotron 2 and to espeak-ng saying the same sentences)."""
 
 from __future__ import annotations
@@ -9,44 +9,18 @@ from pathlib import Path
 from core import AppsError
 
 
-def _rows_for(dataset: str | None, limit: int | None):
-    from plugins.asr_tts.data import read_any, report_skipped
-
-    if dataset is None:
-        from plugins.asr_tts.corpus import corpus_folder
-
-        folder = corpus_folder()
-        if not (folder / "test.jsonl").is_file():
-            raise AppsError(
-                f"no held-out corpus in {folder}", hint="build it with 'apps prepare asr', or --dataset"
-            )
-        dataset = str(folder)
-    split = "test" if Path(dataset).is_dir() else "validation"
-    rows, skipped = read_any(dataset, split)
-    report_skipped(skipped, len(rows))
-    return rows[:limit] if limit else rows, dataset
-
-
-def evaluate_asr(
-    model: str, dataset: str | None = None, limit: int | None = None, device="auto", decoder: str = "auto"
-) -> dict:
-    """WER/CER of ``model`` on ``dataset`` (default: the held-out voices), with real-time factor. With the
-    lexicon decoder, the greedy decoder's WER/CER are reported beside it (``greedy_wer``, ``greedy_cer``)."""
-    from plugins.asr_tts.asr_model import Transcriber, error_rates
+def _score(transcriber, rows, with_greedy: bool) -> dict:
+    """WER/CER (and the greedy decoder's beside the lexicon's), worst voices and wrong examples."""
+    from plugins.asr_tts.asr_model import error_rates
     from plugins.asr_tts.audio import load_audio
 
-    rows, source = _rows_for(dataset, limit)
-    if not rows:
-        raise AppsError(f"no usable utterances in {source}")
-    transcriber = Transcriber.load(model, device, decoder=decoder)
     waves = [row.audio if row.audio is not None else load_audio(row.audio_filepath) for row in rows]
     began = time.perf_counter()
-    decoder = transcriber.decoder
-    results = transcriber.transcribe(waves, with_greedy=decoder == "lexicon")
+    results = transcriber.transcribe(waves, with_greedy=with_greedy)
     spent = time.perf_counter() - began
     references = [row.text for row in rows]
     metrics = error_rates(references, [r["text"] for r in results])
-    if decoder == "lexicon":  # the same forward pass decoded without the lexicon, for comparison
+    if with_greedy:  # the same forward pass decoded without the lexicon, for comparison
         greedy = error_rates(references, [r["greedy_text"] for r in results])
         metrics.update({f"greedy_{k}": v for k, v in greedy.items()})
     audio_s = sum(len(w) for w in waves) / 16000
@@ -64,9 +38,6 @@ def evaluate_asr(
         if r["text"] != row.text.lower().strip()
     ][:5]
     return {
-        "model": str(model),
-        "dataset": source,
-        "decoder": decoder,
         "utterances": len(rows),
         "audio_seconds": round(audio_s, 1),
         **{k: round(v, 4) for k, v in metrics.items()},
@@ -74,6 +45,52 @@ def evaluate_asr(
         "worst_voices": [{"voice": v, "wer": round(w, 4)} for v, w in worst[:3]],
         "examples_wrong": errors,
     }
+
+
+def _read(dataset: str, limit: int | None):
+    from plugins.asr_tts.data import read_any, report_skipped
+
+    split = "test" if Path(dataset).is_dir() else "validation"
+    rows, skipped = read_any(dataset, split)
+    report_skipped(skipped, len(rows))
+    if not rows:
+        raise AppsError(f"no usable utterances in {dataset}")
+    return rows[:limit] if limit else rows
+
+
+def evaluate_asr(
+    model: str, dataset: str | None = None, limit: int | None = None, device="auto", decoder: str = "auto"
+) -> dict:
+    """WER/CER of ``model`` by source: ``dataset``, or by default every held-out source of eval_sources.py
+    (espeak-ng's held-out voices, flite clean, flite through sox's reverb, flite at 10 dB flite babble).
+    With the lexicon decoder the greedy decoder's WER/CER come beside it (``greedy_wer``, ``greedy_cer``);
+    ``limit`` caps the utterances of each source."""
+    import sys
+
+    from plugins.asr_tts.asr_model import Transcriber
+
+    if dataset is not None:
+        sources = {str(dataset): str(dataset)}
+    else:
+        from plugins.asr_tts.eval_sources import held_out_sources
+
+        sources = held_out_sources(progress=lambda line: print(line, file=sys.stderr))
+        if all(spec.startswith("skipped") for spec in sources.values()):
+            raise AppsError(
+                "no held-out corpus to evaluate on", hint="build it with 'apps prepare asr', or --dataset"
+            )
+    transcriber = Transcriber.load(model, device, decoder=decoder)
+    out = {"model": str(model), "decoder": transcriber.decoder, "sources": {}}
+    for name, spec in sources.items():
+        if spec.startswith("skipped"):
+            out["sources"][name] = {"skipped": spec}
+            continue
+        rows = _read(spec, limit)
+        out["sources"][name] = {
+            "dataset": spec,
+            **_score(transcriber, rows, transcriber.decoder == "lexicon"),
+        }
+    return out
 
 
 def evaluate_tts(tts_model: str | None, asr_model: str, limit: int = 40, device="auto") -> dict:

@@ -27,6 +27,9 @@ class AsrRecipe(Recipe):
     corpus_train_size: int = 3000
     corpus_test_size: int = 400
     corpus_seed: int = 0
+    corpus_festival_share: float = 0.0  # of the training utterances spoken by festival (when installed)
+    corpus_validation_size: int = 0  # festival utterances kept apart: valid-festival.jsonl
+    leave_out_engine: Union[str, None] = None  # noqa: UP007  espeak | festival: train without it (validation)
     # model size (from scratch)
     hidden_size: int = 144
     num_layers: int = 4
@@ -42,6 +45,14 @@ class AsrRecipe(Recipe):
     speed_perturb: float = (
         0.0  # play each training utterance at a random speed in 1 +- this (0.1: Kaldi's 0.9-1.1)
     )
+    augment: bool = False  # rooms, noises, microphones, speed, tempo, pitch (augment.py); replaces noise_prob
+    aug_speed: float = 0.15
+    aug_speed_prob: float = 0.6
+    aug_tempo_prob: float = 0.2
+    aug_pitch_prob: float = 0.2
+    aug_room_prob: float = 0.5
+    aug_noise_prob: float = 0.6
+    aug_bandwidth_prob: float = 0.3
     freq_masks: int = 2
     freq_width: int = 15
     time_masks: int = 2

@@ -25,11 +25,15 @@ def resolve_datasets(recipe: AsrRecipe):
             train_size=recipe.corpus_train_size,
             test_size=recipe.corpus_test_size,
             seed=recipe.corpus_seed,
+            festival_share=recipe.corpus_festival_share,
+            validation_size=recipe.corpus_validation_size,
             progress=lambda line: print(line, file=sys.stderr),
         )
         spec = str(Path(info["train"]).parent)
     train, skipped = read_any(spec, "train")
     report_skipped(skipped, len(train))
+    if recipe.leave_out_engine:  # validation runs: one synthesiser kept out of training
+        train = [row for row in train if engine_of(row) != recipe.leave_out_engine]
     eval_spec = recipe.eval_dataset
     if eval_spec is None and Path(spec).is_dir() and (Path(spec) / "test.jsonl").is_file():
         eval_spec = spec
@@ -38,6 +42,28 @@ def resolve_datasets(recipe: AsrRecipe):
         evaluation, skipped = read_any(eval_spec, "test" if Path(str(eval_spec)).is_dir() else "validation")
         report_skipped(skipped, len(evaluation))
     return train, evaluation, spec
+
+
+def engine_of(row) -> str:
+    """The synthesiser of a corpus row: its voice is ``festival+NAME`` or an espeak-ng voice."""
+    return (row.voice or "").partition("+")[0] if (row.voice or "").startswith("festival+") else "espeak"
+
+
+def augment_settings(recipe: AsrRecipe):
+    """The recipe's augmentation (augment.py), or None when ``augment`` is off."""
+    if not recipe.augment:
+        return None
+    from plugins.asr_tts.augment import AugmentSettings
+
+    return AugmentSettings(
+        speed=recipe.aug_speed,
+        speed_prob=recipe.aug_speed_prob,
+        tempo_prob=recipe.aug_tempo_prob,
+        pitch_prob=recipe.aug_pitch_prob,
+        room_prob=recipe.aug_room_prob,
+        noise_prob=recipe.aug_noise_prob,
+        bandwidth_prob=recipe.aug_bandwidth_prob,
+    )
 
 
 def filter_vocabulary(rows, vocab, policy: str, label: str):
@@ -140,6 +166,7 @@ def training_parts(recipe: AsrRecipe):
             seed=recipe.seed,
             max_seconds=recipe.max_audio_seconds,
             speed_perturb=recipe.speed_perturb,
+            augment=augment_settings(recipe),
         ),
         eval_dataset=SpeechDataset(eval_rows, 0.0, max_seconds=recipe.max_audio_seconds)
         if eval_rows
