@@ -37,6 +37,11 @@ KINDS = {"kernel": 0.35, "ets": 0.2, "arima": 0.2, "intermittent": 0.08, "regime
 def synthetic_series(count: int, seed: int = 0, min_length: int = 0, max_length: int = 100_000) -> list:
     """``count`` float32 series of mixed kinds and frequencies; the same list for the same seed.
     Lengths follow each frequency's range, clipped to ``[min_length, max_length]``."""
+    return [values for _, values in labelled_series(count, seed, min_length, max_length)]
+
+
+def labelled_series(count: int, seed: int = 0, min_length: int = 0, max_length: int = 100_000) -> list:
+    """``(frequency, series)`` pairs, as ``synthetic_series`` (validation needs the frequency's horizon)."""
     rng = np.random.default_rng(seed)
     names = list(FREQUENCIES)
     weights = np.array([FREQUENCIES[n][3] for n in names])
@@ -48,7 +53,7 @@ def synthetic_series(count: int, seed: int = 0, min_length: int = 0, max_length:
         length = int(np.clip(np.exp(rng.uniform(np.log(shortest), np.log(longest))), min_length, max_length))
         kind = kinds[rng.choice(len(kinds), p=kind_weights / kind_weights.sum())]
         values = GENERATORS[kind](rng, length, [p for p in periods if 2 * p <= length])
-        out.append(_plausible(rng, values))
+        out.append((freq, _plausible(rng, values)))
     return out
 
 
