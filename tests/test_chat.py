@@ -139,25 +139,69 @@ def test_shipped_chinese_set_is_large_varied_and_split_fixed():
     assert {"日常生活", "客服", "算术", "解释"} <= {r["category"] for r in rows}
     assert all(cjk_share(r["output"]) > 0.5 for r in rows if r["category"] != "语言")
     train, test = chat_data.load_zh_instruct("train"), chat_data.load_zh_instruct("test")
-    assert 0.05 < len(test) / (len(train) + len(test)) < 0.15
+    written = [c for c in train if not c["source"].startswith("generated:")]
+    assert 0.05 < len(test) / (len(written) + len(test)) < 0.15
     assert not {c["source"] for c in train} & {c["source"] for c in test}
     assert [c["source"] for c in chat_data.load_zh_instruct("test")] == [c["source"] for c in test]
+    domains = {c["source"].split(":")[1] for c in train if c["source"].startswith("generated:")}
+    assert domains == {"arithmetic", "commands", "project"}
 
 
-def test_generated_arithmetic_is_correct():
-    for record in chat_data.arithmetic_records(50):
-        q, a = record["instruction"], record["output"]
-        digits = [int(x) for x in "".join(ch if ch.isdigit() else " " for ch in q).split()]
-        result = int(a.split("等于")[1].rstrip("。"))
-        op = "+" if "+" in q else "-" if "-" in q else "×"
-        expected = (
-            digits[0] + digits[1]
-            if op == "+"
-            else digits[0] - digits[1]
-            if op == "-"
-            else digits[0] * digits[1]
-        )
-        assert result == expected, (q, a)
+def test_chinese_numerals_and_the_solver():
+    from plugins.chat.domains import arithmetic_pairs, chinese_numeral, last_number, solve
+
+    assert [chinese_numeral(n) for n in (0, 7, 10, 15, 40, 62, 100)] == [
+        "零", "七", "十", "十五", "四十", "六十二", "一百"
+    ]  # fmt: skip
+    assert last_number("3加5等于8，一共有8个苹果。") == 8 and last_number("没有") is None
+    for op in "+-*/":
+        for a, b in arithmetic_pairs(op):
+            r = solve(op, a, b)
+            assert 0 <= a <= 100 and 0 <= b <= 100 and r >= 0
+            assert op not in "*/" or (a * b <= 100 if op == "*" else a % b == 0)
+
+
+def test_generated_answers_are_right_and_the_held_out_split_is_disjoint():
+    from plugins.chat import domains
+
+    train, test = domains.domain_items("train"), domains.domain_items("test")
+    assert domains.domain_items("test") == test  # fixed
+    for item in train + test:
+        assert domains.is_correct(item, item["answer"]), item
+    # no held-out (operation, operands) pair in training, in either order for + and x
+    seen = {item["pair"] for item in train if item["domain"] == "arithmetic"}
+    seen |= {(op, b, a) for op, a, b in seen if op in "+*"}
+    held = [item for item in test if item["domain"] == "arithmetic"]
+    assert len(held) >= 200 and not {item["pair"] for item in held} & seen
+    assert {item["pair"][0] for item in held} == {"+", "-", "*", "/"}
+    # no held-out phrasing in training: every held-out question differs from every training one, and no
+    # held-out template's fixed text is a training template's
+    questions = {item["question"] for item in train}
+    assert not {item["question"] for item in test} & questions
+    assert not set(domains.BARE_TEST) & set(domains.BARE_TRAIN)
+    assert not set(domains.WRAP_TEST) & set(domains.WRAP_TRAIN)
+    spelled = [domains.chinese_numeral(i["pair"][2]) in i["question"] for i in held if i["pair"][2] > 10]
+    assert 0.2 < sum(spelled) / len(spelled) < 0.8  # operands in Chinese numerals and in Arabic ones
+    # the domain is scored by the last number: a wrong result is wrong
+    item = held[0]
+    assert not domains.is_correct(
+        item, item["answer"].replace(str(item["expected"]), str(item["expected"] + 1))
+    )
+
+
+def test_every_command_target_is_accepted_by_the_control_app():
+    from core import get_manager
+    from plugins.chat.domains import ARM_COMMANDS, COMMANDS
+
+    apps = get_manager().apps()
+    if "control" not in apps or not hasattr(apps["control"], "command"):
+        pytest.skip("the control app (or its command method) is not installed")
+    control = apps["control"]()
+    for target in COMMANDS:
+        meant = control.command(target)
+        assert meant is not None, target
+        if target in ARM_COMMANDS:
+            assert meant == target, (target, meant)
 
 
 def test_cjk_share():

@@ -29,5 +29,6 @@ def register_datasets(register):
         app="chat",
         name="zh-instruct",
         loader=zh_instruct_dataset,
-        description="331 hand-written Chinese instructions + 400 generated arithmetic; fixed 10% test split",
+        description="331 hand-written Chinese instructions (fixed 10% test split) + generated arithmetic, "
+        "commands and project questions (held-out pairs and phrasings)",
     )

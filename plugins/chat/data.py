@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import random
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -314,40 +313,35 @@ def is_held_out(conversation: dict) -> bool:
     return int(hashlib.md5(text.encode("utf-8")).hexdigest(), 16) % TEST_SHARE == 0
 
 
-def arithmetic_records(count: int = 400, seed: int = 7) -> list[dict]:
-    """Generated arithmetic questions with exact answers, phrased several ways (alpaca records)."""
-    rng = random.Random(seed)
-    asks = ["{a}{op}{b}等于多少？", "请计算：{a}{op}{b}", "{a}{op}{b}是多少？", "帮我算一下{a}{op}{b}。"]
-    names = {"+": "加", "-": "减", "×": "乘以"}
-    records, seen = [], set()
-    while len(records) < count:
-        op = rng.choice("+-×")
-        if op == "×":
-            a, b = rng.randint(2, 19), rng.randint(2, 12)
-        else:
-            a, b = rng.randint(1, 200), rng.randint(1, 200)
-            if op == "-" and b > a:
-                a, b = b, a
-        if (a, op, b) in seen:
-            continue
-        seen.add((a, op, b))
-        result = a + b if op == "+" else a - b if op == "-" else a * b
-        question = rng.choice(asks).format(a=a, op=op, b=b)
-        answer = f"{a}{names[op]}{b}等于{result}。"
-        records.append({"instruction": question, "input": "", "output": answer, "category": "算术（生成）"})
-    return records
+def domain_conversations(split: str) -> list[dict]:
+    """The generated domains (arithmetic, commands, project questions; ``plugins/chat/domains.py``) as
+    conversations, with their fixed split."""
+    from plugins.chat.domains import domain_items
+
+    return [
+        {
+            "messages": [
+                {"role": "user", "content": item["question"]},
+                {"role": "assistant", "content": item["answer"]},
+            ],
+            "source": f"generated:{item['domain']}:{i}",
+        }
+        for i, item in enumerate(domain_items(split))
+    ]
 
 
-def load_zh_instruct(split: str = "train", generated: int = 400) -> list[dict]:
-    """The shipped Chinese instruction set (hand-written) plus generated arithmetic, train or test split."""
+def load_zh_instruct(split: str = "train") -> list[dict]:
+    """The shipped Chinese instruction set. ``train``: the hand-written training split plus the generated
+    domains' training items; ``test``: the hand-written held-out split (the instruction split that
+    perplexity and the CJK share are measured on; the domains' held-out items are scored by
+    ``apps eval chat`` separately); ``all``: every hand-written record."""
     if split not in ("train", "test", "all"):
         raise AppsError(f"split is {split!r}; expected train, test or all")
     conversations, report = load_file(ZH_FILE, "alpaca", "fail")
-    for i, record in enumerate(arithmetic_records(generated)):
-        conversations.append({"messages": alpaca_messages(record, Columns()), "source": f"generated:{i}"})
     if split == "all":
         return conversations
-    return [c for c in conversations if is_held_out(c) == (split == "test")]
+    written = [c for c in conversations if is_held_out(c) == (split == "test")]
+    return written + domain_conversations("train") if split == "train" else written
 
 
 def zh_instruct_dataset(split: str = "train", **_) -> list[dict]:

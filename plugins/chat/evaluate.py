@@ -1,6 +1,7 @@
 """'apps eval chat': the same measurements before and after adaptation.
 
-Held-out Chinese perplexity (answer tokens, and per Chinese character so tokenizers compare), English
+Exact match per taught domain on its held-out items (arithmetic, commands, project questions: held-out
+operand pairs and held-out phrasings, ``plugins/chat/domains.py``), held-out Chinese perplexity (answer tokens, and per Chinese character so tokenizers compare), English
 perplexity on held-out pydoc text (forgetting), CJK share of greedy answers to held-out Chinese prompts,
 char-level BLEU-4 and jieba ROUGE-L against the references, tokens per Chinese character and Chinese
 characters generated per second.
@@ -14,10 +15,32 @@ import time
 
 from core import AppsError, is_run_dir, load_run, require_default
 from plugins.chat import data as chat_data
+from plugins.chat.domains import domain_items, is_correct
 from plugins.chat.metrics import cjk_share, is_cjk, perplexity, text_scores
 from plugins.chat.model import Sampling, generate, load_chat_model
 
 GOALS = {"cjk_share_after": 0.9, "zh_ppl_ratio": 5.0, "en_ppl_increase": 0.2}
+DOMAIN_GOALS = {"arithmetic": 0.95, "commands": 0.95, "project": 0.90}
+HELD_OUT = "generated held-out split: operand pairs and phrasings never in training (plugins/chat/domains.py)"
+
+
+def domain_scores(chat, items: list[dict], max_new_tokens: int = 48) -> dict:
+    """Exact match of greedy answers per domain, with a few wrong answers to look at."""
+    sampling = Sampling(max_new_tokens=max_new_tokens, do_sample=False, repetition_penalty=1.0)
+    scores: dict = {}
+    for item in items:
+        answer = generate(chat, [{"role": "user", "content": item["question"]}], sampling, stream=False).text
+        row = scores.setdefault(item["domain"], {"right": 0, "count": 0, "wrong": []})
+        row["count"] += 1
+        if is_correct(item, answer):
+            row["right"] += 1
+        elif len(row["wrong"]) < 3:
+            row["wrong"].append(
+                {"question": item["question"], "answer": answer, "expected": item["expected"]}
+            )
+    for row in scores.values():
+        row["exact_match"] = row["right"] / row["count"]
+    return scores
 
 
 def _batches(dataset, collator, size: int = 8):
@@ -92,6 +115,11 @@ def evaluate_before_after(
     )
     result_before = measure(before, conversations, samples, max_new_tokens)
     result_after = measure(after, conversations, samples, max_new_tokens)
+    items = domain_items("test") if dataset == "zh-instruct" else []
+    if items:
+        print(f"scoring {len(items)} held-out domain questions before and after", file=sys.stderr)
+        result_before["domains"] = domain_scores(before, items)
+        result_after["domains"] = domain_scores(after, items)
     report = {
         "model": str(model),
         "base": str(base),
@@ -100,6 +128,7 @@ def evaluate_before_after(
         "generated": min(samples, len(conversations)),
         "before": result_before,
         "after": result_after,
+        "domains_held_out": HELD_OUT if items else None,
         "zh_ppl_ratio": result_before["zh_ppl_per_char"] / result_after["zh_ppl_per_char"],
         "en_ppl_increase": result_after["en_ppl"] / result_before["en_ppl"] - 1,
         "seconds": round(time.perf_counter() - started, 1),
@@ -109,6 +138,10 @@ def evaluate_before_after(
         "zh_ppl_ratio >= 5": report["zh_ppl_ratio"] >= GOALS["zh_ppl_ratio"],
         "en_ppl_increase <= 20%": report["en_ppl_increase"] <= GOALS["en_ppl_increase"],
     }
+    for domain, goal in DOMAIN_GOALS.items():
+        if domain in result_after.get("domains", {}):
+            met = result_after["domains"][domain]["exact_match"] >= goal
+            report["goals"][f"{domain} exact match >= {goal:.0%}"] = met
     return report
 
 
@@ -129,6 +162,12 @@ def print_report(report: dict) -> None:
         f"data  {report['dataset']}: {report['held_out']} held-out conversations, {report['generated']} answered"
     )
     print(f"{'metric':<38}{'before':>12}{'after':>12}")
+    for domain, row in report["after"].get("domains", {}).items():
+        title = f"exact match: {domain} ({row['count']})"
+        before = report["before"]["domains"][domain]["exact_match"]
+        print(f"{title:<38}{before:>12.1%}{row['exact_match']:>12.1%}")
+    if report.get("domains_held_out"):
+        print(f"  ({report['domains_held_out']}; the rows below: the hand-written instruction split)")
     for title, key, fmt in rows:
         print(f"{title:<38}{fmt.format(report['before'][key]):>12}{fmt.format(report['after'][key]):>12}")
     print(
@@ -139,3 +178,8 @@ def print_report(report: dict) -> None:
         print(f"  goal {goal}: {'met' if met else 'NOT met'}")
     for example in report["after"]["examples"]:
         print(f"  Q: {example['prompt']}\n  A: {example['answer']}")
+    for domain, row in report["after"].get("domains", {}).items():
+        for wrong in row["wrong"][:2]:
+            print(
+                f"  wrong ({domain}): {wrong['question']} -> {wrong['answer']} (expected {wrong['expected']})"
+            )

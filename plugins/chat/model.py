@@ -472,11 +472,16 @@ def _streamer_class():
 
 # ---- the miniature model ----------------------------------------------------------------------------
 def train_byte_bpe(text: str, vocab_size: int):
-    """A byte-level BPE tokenizer (GPT-2/Phi style) trained on ``text``, as a transformers tokenizer."""
-    from tokenizers import ByteLevelBPETokenizer
+    """A byte-level BPE tokenizer (GPT-2/Phi style, digits split) trained on ``text``, as a transformers
+    tokenizer."""
+    from tokenizers import ByteLevelBPETokenizer, pre_tokenizers
     from transformers import PreTrainedTokenizerFast
 
     bpe = ByteLevelBPETokenizer()
+    # one token per digit: numbers are spelled the same way everywhere, which arithmetic needs
+    bpe._tokenizer.pre_tokenizer = pre_tokenizers.Sequence(
+        [pre_tokenizers.Digits(individual_digits=True), pre_tokenizers.ByteLevel(add_prefix_space=False)]
+    )
     bpe.train_from_iterator(
         [text], vocab_size=vocab_size, min_frequency=2, special_tokens=[EOS_TEXT], show_progress=False
     )

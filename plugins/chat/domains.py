@@ -1,0 +1,333 @@
+"""The domains the offline default is taught, generated at build time by templates and a solver: Chinese
+arithmetic (bare and word problems, Arabic or Chinese numerals), Chinese commands for the control app
+(English canonical strings), and questions about this project (scored by key facts).
+
+The held-out split is fixed and disjoint by construction: an arithmetic (operation, operands) pair is held
+out by a hash of the pair (both orders for + and x), and every question template is either a training
+template or a held-out one, so no held-out pair and no held-out phrasing occurs in training. No torch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import re
+
+# ---- numerals -------------------------------------------------------------------------------------
+DIGITS_ZH = "零一二三四五六七八九"
+
+
+def chinese_numeral(n: int) -> str:
+    """0..100 in Chinese numerals: 7 七, 10 十, 15 十五, 40 四十, 62 六十二, 100 一百."""
+    if not 0 <= n <= 100:
+        raise ValueError(f"{n} is outside 0..100")
+    if n == 100:
+        return "一百"
+    if n < 10:
+        return DIGITS_ZH[n]
+    tens, units = divmod(n, 10)
+    return ("" if tens == 1 else DIGITS_ZH[tens]) + "十" + (DIGITS_ZH[units] if units else "")
+
+
+def last_number(text: str) -> int | None:
+    """The last Arabic number in ``text`` (how an arithmetic answer is scored)."""
+    found = re.findall(r"-?\d+", text)
+    return int(found[-1]) if found else None
+
+
+# ---- arithmetic -----------------------------------------------------------------------------------
+OPS = {"+": "加", "-": "减", "*": "乘以", "/": "除以"}
+
+
+def solve(op: str, a: int, b: int) -> int:
+    return {"+": a + b, "-": a - b, "*": a * b, "/": a // b if b else 0}[op]
+
+
+def arithmetic_pairs(op: str) -> list[tuple[int, int]]:
+    """Every pair the domain covers: + and - on 0..100 (no negative results), x with a product <= 100,
+    exact division with a dividend <= 100."""
+    if op == "+":
+        return [(a, b) for a in range(101) for b in range(101)]
+    if op == "-":
+        return [(a, b) for a in range(101) for b in range(a + 1)]
+    if op == "*":
+        return [(a, b) for a in range(1, 101) for b in range(1, 101) if a * b <= 100]
+    return [(q * b, b) for b in range(1, 101) for q in range(0, 101) if q * b <= 100]
+
+
+def is_held_out_pair(op: str, a: int, b: int) -> bool:
+    """One pair in ten, fixed; + and x pairs are held out in both orders."""
+    key = (a, b) if op in "-/" else tuple(sorted((a, b)))
+    return int(hashlib.md5(f"{op}:{key}".encode()).hexdigest(), 16) % 10 == 0
+
+
+# Bare questions: {a} and {b} are the operands (Arabic or Chinese numerals), {o} the operator word.
+BARE_TRAIN = [
+    "{a}{o}{b}等于多少？",
+    "{a}{o}{b}是几？",
+    "{a}{o}{b}得多少？",
+    "请算一下{a}{o}{b}。",
+    "{a}{o}{b}等于几？",
+    "计算：{a}{o}{b}",
+    "帮我算算{a}{o}{b}是多少。",
+    "{a}{o}{b}的结果是多少？",
+    "{a}{s}{b}=？",
+    "算一算{a}{o}{b}等于多少",
+    "你知道{a}{o}{b}是多少吗？",
+    "{a}{o}{b}，答案是什么？",
+]
+BARE_TEST = ["请问{a}{o}{b}得几？", "{a}{o}{b}等于什么？", "麻烦算一下{a}{o}{b}", "{a}{s}{b}等于多少？"]
+SYMBOLS = {"+": "+", "-": "-", "*": "×", "/": "÷"}
+
+# Word problems per operation: (question, what the answer says before the result, unit).
+WORD_TRAIN = {
+    "+": [
+        ("小明有{a}个苹果，妈妈又给了他{b}个，他一共有多少个苹果？", "一共有", "个苹果"),
+        ("书架上有{a}本书，又放上了{b}本，现在一共有多少本书？", "一共有", "本书"),
+        ("一支笔{a}元，一个本子{b}元，一共要花多少元？", "一共要花", "元"),
+        ("昨天看了{a}页书，今天看了{b}页，两天一共看了多少页？", "一共看了", "页"),
+    ],
+    "-": [
+        ("小红有{a}个苹果，吃掉了{b}个，还剩多少个？", "还剩", "个"),
+        ("一本书有{a}页，已经读了{b}页，还剩多少页没读？", "还剩", "页"),
+        ("箱子里有{a}瓶水，拿走了{b}瓶，还剩几瓶？", "还剩", "瓶"),
+        ("我有{a}元，买东西花了{b}元，还剩多少元？", "还剩", "元"),
+    ],
+    "*": [
+        ("每瓶水{a}元，买{b}瓶一共多少元？", "一共", "元"),
+        ("每盒有{a}个苹果，{b}盒一共有多少个苹果？", "一共有", "个苹果"),
+        ("每天读{a}页书，{b}天一共读多少页？", "一共读", "页"),
+    ],
+    "/": [
+        ("{a}个苹果平均分给{b}个小朋友，每人分到几个？", "每人分到", "个"),
+        ("{a}元钱买了{b}本一样的本子，每本多少元？", "每本", "元"),
+        ("一本书{a}页，{b}天读完，平均每天读多少页？", "每天读", "页"),
+    ],
+}
+WORD_TEST = {
+    "+": [("停车场有{a}辆车，又开进来{b}辆，现在有多少辆车？", "现在有", "辆车")],
+    "-": [("篮子里有{a}个鸡蛋，打碎了{b}个，还剩下多少个？", "还剩下", "个")],
+    "*": [("一个盒子装{a}支笔，{b}个盒子能装多少支笔？", "能装", "支笔")],
+    "/": [("{a}瓶牛奶平均装进{b}个箱子，每个箱子装几瓶？", "每个箱子装", "瓶")],
+}
+
+
+def _numerals(rng: random.Random, a: int, b: int) -> tuple[str, str]:
+    mode = rng.random()
+    if mode < 0.5:
+        return str(a), str(b)
+    if mode < 0.85:
+        return chinese_numeral(a), chinese_numeral(b)
+    return (str(a), chinese_numeral(b)) if rng.random() < 0.5 else (chinese_numeral(a), str(b))
+
+
+def arithmetic_item(rng: random.Random, op: str, a: int, b: int, held_out: bool) -> dict:
+    r = solve(op, a, b)
+    x, y = _numerals(rng, a, b)
+    words = (WORD_TEST if held_out else WORD_TRAIN)[op]
+    if rng.random() < 0.3:
+        question, says, unit = rng.choice(words)
+        answer = f"{a}{OPS[op]}{b}等于{r}，{says}{r}{unit}。"
+        question = question.format(a=x, b=y)
+    else:
+        template = rng.choice(BARE_TEST if held_out else BARE_TRAIN)
+        question = template.format(a=x, b=y, o=OPS[op], s=SYMBOLS[op])
+        answer = f"{a}{OPS[op]}{b}等于{r}。"
+    return {"domain": "arithmetic", "question": question, "answer": answer, "expected": r, "pair": (op, a, b)}
+
+
+def arithmetic_set(split: str, count: int, seed: int) -> list[dict]:
+    """``count`` questions on the split's pairs (+ and - 35% each, x and / 15% each)."""
+    rng = random.Random(seed)
+    held_out = split == "test"
+    pools = {op: [p for p in arithmetic_pairs(op) if is_held_out_pair(op, *p) == held_out] for op in OPS}
+    shares = {"+": 0.35, "-": 0.35, "*": 0.15, "/": 0.15}
+    out = []
+    for op, share in shares.items():
+        for _ in range(round(count * share)):
+            out.append(arithmetic_item(rng, op, *rng.choice(pools[op]), held_out))
+    rng.shuffle(out)
+    return out
+
+
+# ---- commands for the control app ---------------------------------------------------------------
+# The canonical strings the control app accepts (its MT10 instructions and game moves; the same strings
+# as the control issue's table, kept here because plugins never import each other).
+ARM_COMMANDS = {
+    "reach to the goal": ["移动到目标位置", "把手臂伸到目标点", "伸手够到目标", "到达目标"],
+    "push the puck to the goal": ["把冰球推到目标", "将冰球推向目标位置", "推动冰球到目标点", "把冰球推过去"],
+    "pick up the puck and place it at the goal": [
+        "把冰球拿起来放到目标",
+        "抓起冰球放到目标位置",
+        "拿起冰球放在目标点",
+        "捡起冰球再放到目标处",
+    ],
+    "open the door": ["开门", "把门打开", "打开门", "推开那扇门"],
+    "open the drawer": ["打开抽屉", "把抽屉打开", "拉开抽屉", "把抽屉拉出来"],
+    "close the drawer": ["关上抽屉", "把抽屉关上", "推上抽屉", "把抽屉合上"],
+    "press the button from the top": [
+        "从上面按下按钮",
+        "从上往下按按钮",
+        "从顶部按按钮",
+        "把按钮从上面按下去",
+    ],
+    "insert the peg from the side": [
+        "从侧面插入插销",
+        "把插销从侧面插进去",
+        "从旁边插入插销",
+        "侧着插入插销",
+    ],
+    "open the window": ["打开窗户", "把窗户打开", "推开窗户", "开窗"],
+    "close the window": ["关上窗户", "把窗户关上", "关窗", "合上窗户"],
+}
+GAME_COMMANDS = {
+    "turn left": ["向左转", "左转", "往左拐", "转向左边"],
+    "turn right": ["向右转", "右转", "往右拐", "转向右边"],
+    "move forward": ["向前走", "前进", "往前移动", "向前移动"],
+    "move back": ["后退", "向后退", "往后走", "倒退"],
+    "stop": ["停下", "停止", "别动了", "站住"],
+    "pause": ["暂停", "先暂停一下", "暂停游戏", "暂时停一下"],
+    "go": ["开始", "出发", "走吧", "开始行动"],
+}
+COMMANDS = {**ARM_COMMANDS, **GAME_COMMANDS}
+WRAP_TRAIN = [
+    "{c}",
+    "请{c}",
+    "请{c}。",
+    "帮我{c}",
+    "{c}吧",
+    "麻烦{c}",
+    "现在{c}",
+    "{c}！",
+    "快{c}",
+    "机器人，{c}",
+]
+WRAP_TEST = ["能不能{c}？", "麻烦你{c}，谢谢。", "请你马上{c}", "我想让你{c}"]
+
+
+def command_set(split: str) -> list[dict]:
+    """Every (command phrasing, wrapper) of the split: training and held-out wrappers are disjoint."""
+    wraps = WRAP_TEST if split == "test" else WRAP_TRAIN
+    return [
+        {"domain": "commands", "question": wrap.format(c=phrase), "answer": target, "expected": target}
+        for target, phrases in COMMANDS.items()
+        for phrase in phrases
+        for wrap in wraps
+    ]
+
+
+# ---- questions about this project ---------------------------------------------------------------
+APPS = {  # app: (what it does, the key fact of that answer)
+    "vit": ("用视觉Transformer对摄像头画面做实时图像分类", "图像分类"),
+    "asr": ("把语音识别成文字，用的是Conformer模型", "语音识别"),
+    "assistant": ("是语音助手：先语音识别，再聊天回答，最后语音合成", "语音助手"),
+    "chat": ("是聊天机器人，流式输出回答，也能把英文模型用LoRA适配到中文", "聊天机器人"),
+    "control": ("用Transformer策略控制机器人和游戏，从示范中学习", "控制机器人"),
+    "timeseries": ("用PatchTST做时间序列预测，比如能源、股市和传感器数据", "时间序列预测"),
+    "tts": ("把文字转成语音", "文字转成语音"),
+}
+# kind: (training question templates, held-out question templates, answer, key facts)
+PROJECT_KINDS = {
+    "what": (
+        ["{app}应用是做什么的？", "{app}能干什么？", "介绍一下{app}这个应用。", "{app}有什么用？"],
+        ["{app}是干嘛用的？", "说说{app}应用的功能。"],
+        "{app}应用{what}。用 apps run {app} 启动。",
+        ["{fact}"],
+    ),
+    "run": (
+        ["怎么启动{app}？", "如何运行{app}应用？", "{app}怎么用？", "用什么命令运行{app}？"],
+        ["我想用{app}，该输入什么命令？", "启动{app}的命令是什么？"],
+        "在终端输入 apps run {app} 就能启动{app}应用。",
+        ["apps run {app}"],
+    ),
+    "train": (
+        ["怎么训练{app}的模型？", "如何微调{app}？", "{app}的模型怎么训练？"],
+        ["我想重新训练{app}，怎么做？"],
+        "用 apps train {app} --recipe 配方名 训练{app}的模型。",
+        ["apps train {app}"],
+    ),
+    "eval": (
+        ["怎么评估{app}的模型？", "如何测量{app}的效果？", "{app}的准确率怎么测？"],
+        ["想知道{app}模型好不好，用什么命令？"],
+        "用 apps eval {app} 在留出的数据上评估{app}的模型。",
+        ["apps eval {app}"],
+    ),
+    "prepare": (
+        ["离线时{app}怎么准备模型？", "没有网络怎么给{app}准备模型？", "{app}的默认模型怎么准备？"],
+        ["断网的时候{app}要先运行什么？"],
+        "运行 apps prepare {app}：有网络就下载模型，离线就自己构建默认模型。",
+        ["apps prepare {app}"],
+    ),
+}
+GENERAL = [  # (training questions, held-out questions, answer, key facts)
+    (
+        ["有哪些应用？", "怎么查看所有应用？", "列出所有的应用。"],
+        ["这个项目里都有什么应用？"],
+        "输入 apps list 可以列出所有应用：vit、asr、assistant、chat、control、timeseries 和 tts。",
+        ["apps list"],
+    ),
+    (
+        ["怎么打开网页演示？", "如何启动演示页面？", "有图形界面吗？"],
+        ["我想在浏览器里试用，怎么做？"],
+        "运行 apps demo 会打开一个网页演示，每个应用一个标签页。",
+        ["apps demo"],
+    ),
+    (
+        ["这个项目是做什么的？", "介绍一下这个项目。", "transformer-apps是什么？"],
+        ["这个框架有什么用？"],
+        "transformer-apps 把Transformer模型做成应用，命令行是 apps，例如 apps run chat。",
+        ["transformer-apps", "apps"],
+    ),
+]
+
+
+def project_set(split: str) -> list[dict]:
+    out = []
+    pick = 1 if split == "test" else 0
+    for app, (what, fact) in APPS.items():
+        for questions in PROJECT_KINDS.values():
+            answer = questions[2].format(app=app, what=what)
+            facts = [f.format(app=app, fact=fact) for f in questions[3]]
+            for question in questions[pick]:
+                out.append(
+                    {
+                        "domain": "project",
+                        "question": question.format(app=app),
+                        "answer": answer,
+                        "expected": facts,
+                    }
+                )
+    for questions in GENERAL:
+        for question in questions[pick]:
+            out.append(
+                {"domain": "project", "question": question, "answer": questions[2], "expected": questions[3]}
+            )
+    return out
+
+
+# ---- the sets and their scoring -----------------------------------------------------------------
+TEST_ARITHMETIC = 240
+TRAIN_ARITHMETIC = 4000
+REPEAT = {"commands": 2, "project": 6}  # small domains repeated in training, so each is seen often
+
+
+def domain_items(split: str, seed: int = 7) -> list[dict]:
+    """The generated items of ``split`` (train or test), fixed for a seed."""
+    if split not in ("train", "test"):
+        raise ValueError(f"split is {split!r}; expected train or test")
+    if split == "test":
+        return arithmetic_set("test", TEST_ARITHMETIC, seed + 1) + command_set("test") + project_set("test")
+    items = arithmetic_set("train", TRAIN_ARITHMETIC, seed)
+    items += command_set("train") * REPEAT["commands"] + project_set("train") * REPEAT["project"]
+    random.Random(seed).shuffle(items)
+    return items
+
+
+def is_correct(item: dict, answer: str) -> bool:
+    """Exact match: the last number of an arithmetic answer, the whole command (without end punctuation),
+    every key fact of a project answer."""
+    if item["domain"] == "arithmetic":
+        return last_number(answer) == item["expected"]
+    if item["domain"] == "commands":
+        return answer.strip().rstrip("。.!！").strip() == item["expected"]
+    return all(fact in answer for fact in item["expected"])
