@@ -43,6 +43,7 @@ def main() -> None:
     from plugins.control.prepare import DEFAULT_RECIPES
     from plugins.control.recipe import ControlRecipe
     from plugins.control.rollout import run_episodes, summarize
+    from plugins.control.suite import SUITES
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--env", action="append", help="environments (default: every default recipe)")
@@ -54,7 +55,8 @@ def main() -> None:
 
     torch.set_num_threads(1)  # tiny policies: one thread is fastest, as in 'apps eval control'
     rows = []
-    for env_id in args.env or list(DEFAULT_RECIPES):
+    # the arm's suite policy is measured by 'apps eval control --suite mt10' (tasks, shared starts, paraphrases)
+    for env_id in args.env or [e for e in DEFAULT_RECIPES if e not in SUITES]:
         name = DEFAULT_RECIPES[env_id]
         run_dir = Path(args.runs) / name
         row = {"env": env_id, "recipe": name, "cpu_threads": os.cpu_count()}
