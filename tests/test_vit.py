@@ -517,6 +517,8 @@ def test_benchmark_rows_and_their_bounds(apps_home, monkeypatch):
         gflops = peak["gflops_per_frame"]
         assert gflops == pytest.approx(2.15, rel=0.05)  # vit_tiny at 224: the same count in int8
         assert peer["peak_bound_ratio"] == pytest.approx(peak["peer_value"] / (gflops * peer["peer_value"]), rel=0.02)
+    default = next(row for name, row in rows.items() if name.startswith("offline default: camera architecture"))
+    assert default["value"] > 0 and default["peer_value"] > 0 and len(default["pair_ratios"]) == 1
     # the best sample of each precision's peak
     assert rows["vit_tiny fp32: model FLOP/s vs matmul peak"]["peer_value"] == 100.0
     assert rows["vit_tiny int8 (onnxruntime): model FLOP/s vs matmul peak"]["peak_samples"] == [200.0, 210.0]

@@ -14,7 +14,8 @@ cv2 = pytest.importorskip("cv2")
 pytest.importorskip("PIL")
 
 from plugins.vit import scenes, sources  # noqa: E402
-from plugins.vit.data import CAMERA_LABELS, build_camera_dataset  # noqa: E402
+from plugins.vit.camera_data import build_camera_dataset  # noqa: E402
+from plugins.vit.data import CAMERA_LABELS  # noqa: E402
 
 
 def test_reserved_sources_are_never_training_sources():

@@ -54,7 +54,7 @@ def register_datasets(register):
     )
 
     def load_scenes(**options):
-        from plugins.vit.data import load_camera_dataset
+        from plugins.vit.camera_data import load_camera_dataset
 
         return load_camera_dataset(**options)
 

@@ -185,6 +185,45 @@ def _export_int8(folder: Path, output: Path) -> Path:
     return output / "model-int8.onnx"
 
 
+def default_architectures_row(app, video: Path, tmp: Path, count: int, pairs: int) -> dict:
+    """End-to-end frames/s of ``apps run vit`` with the offline default's architecture (recipe vit-camera)
+    against the earlier one (vit-tiny-digits), random weights, alternately on the same clip."""
+    import yaml
+
+    from plugins.vit.model import TimmClassifier
+
+    recipes = Path(__file__).parent / "recipes"
+    folders = {}
+    for name in ("vit-camera", "vit-tiny-digits"):
+        recipe = yaml.safe_load((recipes / f"{name}.yaml").read_text())
+        folders[name] = tmp / name
+        labels = [str(i) for i in range(15 if name == "vit-camera" else 14)]
+        TimmClassifier(recipe["model"], labels, recipe["model_args"]).save_pretrained(folders[name])
+    runs = []
+    for _ in range(pairs):
+        fps = {}
+        for name, folder in folders.items():
+            summary = run_live(
+                app, source=str(video), model=str(folder), output=[str(tmp / f"out-{name}.mp4")],
+                headless=True, top_k=3, as_json=False, quiet=True,
+            )  # fmt: skip
+            fps[name] = summary["fps"] or 0.0
+        runs.append((fps["vit-camera"], fps["vit-tiny-digits"]))
+    new, old = median_run(runs, lambda run: run[0] / run[1])[:2]
+    return {
+        "name": "offline default: camera architecture (48x48, 8x8 patches) vs the earlier (32x32, 16x16)",
+        "metric": "FPS",
+        "value": round(new, 2),
+        "unit": "frames/s",
+        "peer": "vit-tiny-digits architecture, end to end",
+        "peer_value": round(old, 2),
+        "better": "higher",
+        "goal": ">= 0.9x (within 10%)",
+        "pair_ratios": [round(a / b, 3) if b else None for a, b in runs],
+        "frames": count,
+    }
+
+
 def benchmark(
     app=None,
     quick: bool = False,
@@ -218,6 +257,8 @@ def benchmark(
         clip = read_frames(video)
         # The peak is sampled before and after each layout and the best sample is used (one sample can
         # fall in a slow minute); the rows that depend on it are completed at the end.
+        if not on_gpu:
+            rows.append(default_architectures_row(app, video, tmp, count, pairs))
         peak_samples = {p: [core.measure_matmul_peak(p, device=device)] for p in precisions}
         by_peak = []  # (row, precision, the peak's divisor for peak_bound_ratio or None for a peak row)
         side_ms = None

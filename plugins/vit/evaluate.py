@@ -16,12 +16,12 @@ import click
 import numpy as np
 
 from core import AppsError, read_image, runs_dir
+from plugins.vit.camera_data import load_camera_dataset
 from plugins.vit.data import (
     DIGITS,
     HELDOUT_SPLIT,
     NONE,
     dataset_labels,
-    load_camera_dataset,
     load_default_dataset,
     resolve_split,
     scan_split,

@@ -1,0 +1,120 @@
+"""The camera-scenes dataset, the vit offline default's data: scenes rendered by plugins/vit/scenes.py from
+the training sources (train/, val/), the reserved sources only (heldout/), and the handwritten test split."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from plugins.vit.data import (
+    CAMERA_DATASET,
+    CAMERA_LABELS,
+    HELDOUT_SPLIT,
+    NONE,
+    handwritten_split,
+    write_labels_file,
+)
+
+
+def build_camera_dataset(
+    root: str | Path,
+    per_class: int = 1200,
+    heldout_per_class: int = 200,
+    size: int = 48,
+    seed: int = 0,
+    workers: int = 2,
+) -> Path:
+    """Write the camera-scenes dataset to ``root`` (kept when its manifest matches).
+
+    train/val: scenes from the training typefaces and backgrounds (``none``: twice ``per_class``), with the
+    train/val parts of scikit-learn's handwritten digits; test: the held-out handwritten test split (plain
+    scans, as the digits-shapes dataset has them); heldout: scenes from the reserved typefaces and photographs
+    only (plugins/vit/sources.py), never trained on.
+    """
+    import shutil
+
+    import cv2
+    from sklearn.datasets import load_digits
+
+    from plugins.vit import scenes, sources
+
+    root = Path(root)
+    summary = sources.source_summary()
+    manifest = {"name": CAMERA_DATASET, "version": 1, "seed": seed, "per_class": per_class, "size": size,
+                "heldout_per_class": heldout_per_class, "sources": summary}  # fmt: skip
+    manifest_path = root / "dataset.json"
+    if manifest_path.is_file():
+        try:
+            if {k: v for k, v in json.loads(manifest_path.read_text()).items() if k in manifest} == manifest:
+                return root
+        except ValueError:
+            pass
+    _warn_missing_sources(summary)
+    shutil.rmtree(root, ignore_errors=True)
+    digits = load_digits()
+    raw = [(image, int(t)) for image, t in zip(digits.images, digits.target, strict=True)]
+    train_idx, val_idx, test_idx = handwritten_split([t for _, t in raw], seed)
+    training = {
+        split: scenes.Sources(sources.training_fonts(), sources.training_backgrounds(), [raw[i] for i in idx])
+        for split, idx in (("train", train_idx), ("val", val_idx))
+    }
+    reserved = scenes.Sources(
+        sources.reserved_fonts(), sources.reserved_photos(), stroke_digits=False, procedural=0.0
+    )
+    if not reserved.fonts or not reserved.backgrounds:
+        print(
+            "note: no reserved typefaces or photographs: the heldout split has no scenes from them",
+            file=sys.stderr,
+        )
+    counts = {label: per_class * (2 if label == NONE else 1) for label in CAMERA_LABELS}
+    for number, (split, kind, source, split_counts) in enumerate(
+        (
+            ("train", "train", training["train"], counts),
+            ("val", "val", training["val"], {k: max(20, v // 10) for k, v in counts.items()}),
+            (HELDOUT_SPLIT, "reserved", reserved, {label: heldout_per_class for label in CAMERA_LABELS}),
+        )
+    ):
+        if split == HELDOUT_SPLIT and not (reserved.fonts and reserved.backgrounds):
+            continue
+        scenes.render_split(root / split, kind, source, split_counts, seed * 100 + number, size, workers)
+    for i in test_idx:  # the handwritten test split, as in digits-shapes: 32x32 dark ink on paper
+        folder = root / "test" / str(raw[i][1])
+        folder.mkdir(parents=True, exist_ok=True)
+        gray = (255 - raw[i][0] * (255.0 / 16.0)).astype(np.uint8)
+        cv2.imwrite(
+            str(folder / f"real_{i:04d}.png"), cv2.resize(gray, (32, 32), interpolation=cv2.INTER_LINEAR)
+        )
+    write_labels_file(root / "labels.txt", CAMERA_LABELS)
+    manifest["source"] = (
+        "camera scenes: training typefaces and wallpapers + procedural scenes + scikit-learn handwritten "
+        "digits; heldout: reserved typefaces (URW base35, WenQuanYi, DejaVu) over reserved photographs "
+        "(scikit-image, scikit-learn, matplotlib, gradio samples)"
+    )
+    manifest_path.write_text(json.dumps(manifest, indent=2))
+    return root
+
+
+def _warn_missing_sources(summary: dict) -> None:
+    from plugins.vit import sources
+
+    if summary["training_fonts"] < 20:
+        print(f"note: only {summary['training_fonts']} training typefaces found; install "
+              f"{sources.TRAINING_FONT_PACKAGES} for more (make system-deps)", file=sys.stderr)  # fmt: skip
+    if summary["training_backgrounds"] < 10:
+        print(f"note: only {summary['training_backgrounds']} background images found; the scenes are mostly "
+              f"procedural. Install {sources.TRAINING_BACKGROUND_PACKAGES} for photographs", file=sys.stderr)  # fmt: skip
+
+
+def load_camera_dataset(existing: bool = False, **options) -> Path:
+    """The registered ``camera-scenes`` dataset: rendered on first use (minutes), then reused. ``options``
+    go to build_camera_dataset (rendered again when they differ); ``existing``: take the dataset there is,
+    whatever its options (what ``apps eval`` does: the held-out set the default was built beside)."""
+    from core import data_dir
+
+    root = data_dir("vit") / CAMERA_DATASET
+    if existing and (root / "dataset.json").is_file():
+        return root
+    return build_camera_dataset(root, **options)
