@@ -10,6 +10,7 @@ def annotate(app, image_rgb, attention: bool):
     import numpy as np
 
     from core import draw_heatmap, draw_top_k
+    from plugins.vit.live import NOTHING
 
     if image_rgb is None:
         return None, {}
@@ -19,7 +20,9 @@ def annotate(app, image_rgb, attention: bool):
     frame = cv2.cvtColor(np.ascontiguousarray(image_rgb[..., :3]), cv2.COLOR_RGB2BGR)
     want_attention = attention and classifier.supports_attention
     probs, heat = classifier.classify(classifier.preprocess(frame)[None], want_attention)
-    top = classifier.top_k(probs, 5)[0]
+    top = [
+        {**t, "label": NOTHING if t["label"] == "none" else t["label"]} for t in classifier.top_k(probs, 5)[0]
+    ]
     if heat is not None:
         draw_heatmap(frame, heat[0], classifier.crop_pct)
     draw_top_k(frame, top)
