@@ -346,7 +346,13 @@ def serve(
         f"{', key required' if api_key else ''}; Ctrl-C stops)",
         flush=True,
     )
-    server.run()
+    try:
+        server.run()
+    except KeyboardInterrupt:  # uvicorn raises the Ctrl-C it caught again once it has stopped
+        pass
+    if stopping.is_set():  # stopped by a signal: exit now, not after the libraries' threads wind down (~5 s)
+        sys.stdout.flush()
+        os._exit(130)
 
 
 def _server_class():
