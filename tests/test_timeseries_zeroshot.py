@@ -108,3 +108,22 @@ def test_reserved_discovery_reads_r_time_series():
     assert not any("sunspot" in name or name.endswith("::co2") for name in found)
     assert any("co2: the same data as a shipped dataset" in reason for reason in skipped)
     assert any("statsmodels::nile: duplicate" in reason for reason in skipped)  # datasets::Nile is the same
+
+
+def test_interval_scale_from_forecast_json_widens_the_interval():
+    import torch
+
+    from plugins.timeseries.model import Forecaster, build_model
+    from plugins.timeseries.recipe import ModelSettings
+
+    torch.manual_seed(0)
+    model = build_model(
+        ModelSettings(context_length=32, prediction_length=4, d_model=16, num_layers=1, ffn_dim=32)
+    )
+    history = [np.sin(np.arange(40.0))]
+    plain = Forecaster(model).predict(history, 4)
+    wide = Forecaster(model, info={"interval_scale": 2.0}).predict(history, 4)
+    assert np.allclose(wide["point"], plain["point"])
+    assert np.allclose(
+        wide["q0.9"] - wide["point"], 2 * (plain["q0.9"] - plain["point"]), rtol=1e-4, atol=1e-5
+    )

@@ -199,6 +199,7 @@ class Forecaster:
         self.path = str(path)
         self.device = device
         self.info = info or {}
+        self.interval_scale = float(self.info.get("interval_scale", 1.0))
         self.context_length = model.config.context_length
         self.prediction_length = model.config.prediction_length
 
@@ -276,7 +277,7 @@ class Forecaster:
             ppf = lambda q: stats.norm.ppf(q) * np.ones_like(mu)  # noqa: E731
         result = {"point": loc + scale * mu}
         for q in quantiles:
-            result[f"q{q:g}"] = loc + scale * (mu + sigma * ppf(q))
+            result[f"q{q:g}"] = loc + scale * (mu + self.interval_scale * sigma * ppf(q))
         return result
 
 

@@ -126,6 +126,7 @@ def training_parts(recipe):
         "series": cutoffs,
         "n_windows": recipe.n_windows,
         "kind": "finetune" if recipe.model else "pretrain",
+        "interval_scale": recipe.interval_scale,
         "base_model": base,
     }
 
