@@ -142,3 +142,21 @@ def test_the_demo_opens_on_the_vit_tab():
 
     assert next(iter(get_manager().apps())) == "vit"  # through App.order, not a name in the core
     assert demo_apps(None)[0].name == "vit"
+
+
+def test_a_conv_stem_vit_saves_loads_and_keeps_its_token_grid(tmp_path):
+    import torch
+
+    from plugins.vit.model import TimmClassifier, load_classifier
+
+    args = {"img_size": 48, "patch_size": 8, "embed_dim": 32, "depth": 1, "num_heads": 2, "conv_stem": 8}
+    model = TimmClassifier("vit_tiny_patch16_224", CAMERA_LABELS, args).eval()
+    assert isinstance(model.model.patch_embed.proj, torch.nn.Sequential)
+    model.save_pretrained(tmp_path / "m")
+    classifier = load_classifier(str(tmp_path / "m"), "cpu", "fp32")
+    image = np.random.default_rng(0).integers(0, 255, (60, 80, 3), dtype=np.uint8)
+    batch = classifier.preprocess(image)[None]
+    probs, heat = classifier.classify(batch, attention=True)
+    with torch.inference_mode():
+        expected = torch.softmax(model(torch.from_numpy(batch)).logits, -1).numpy()
+    assert np.allclose(probs, expected, atol=1e-5) and heat.shape == (1, 6, 6)

@@ -7,6 +7,7 @@ Imported lazily (torch, timm): never from ``plugins/vit/__init__.py`` or at modu
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -58,7 +59,12 @@ class TimmClassifier(nn.Module):
         self.labels = list(labels)
         self.model_args = dict(model_args or {})
         self.label_smoothing = 0.0  # a training setting (recipe), not saved with the model
-        self.model = create_timm(architecture, pretrained, num_classes=len(self.labels), **self.model_args)
+        timm_args = dict(self.model_args)
+        stem_width = int(timm_args.pop("conv_stem", 0))
+        self.model = create_timm(architecture, pretrained, num_classes=len(self.labels), **timm_args)
+        if stem_width:
+            self.model.patch_embed.proj = conv_stem(self.model.patch_embed.patch_size[0], stem_width,
+                                                    self.model.embed_dim)  # fmt: skip
         cfg = self.model.pretrained_cfg
         size = self.model.patch_embed.img_size
         self.preprocess = {
@@ -120,6 +126,21 @@ class TimmClassifier(nn.Module):
                     f"(missing {missing[:3]}, unexpected {unexpected[:3]})"
                 )
         return model
+
+
+def conv_stem(patch_size: int, width: int, embed_dim: int) -> nn.Module:
+    """A convolutional stem in place of the patch embedding (Xiao et al. 2021, "Early convolutions help
+    transformers see better"): stride-2 3x3 convolutions down to the same token grid, then a 1x1 to the
+    embedding width. A ViT trained from scratch on little data and CPU time learns several times faster."""
+    stages = int(math.log2(patch_size))
+    if 2**stages != patch_size:
+        raise AppsError(f"conv_stem needs a power-of-two patch_size, not {patch_size}")
+    layers, channels = [], 3
+    for stage in range(stages):
+        out = width * 2**stage
+        layers += [nn.Conv2d(channels, out, 3, 2, 1, bias=False), nn.BatchNorm2d(out), nn.ReLU(inplace=True)]
+        channels = out
+    return nn.Sequential(*layers, nn.Conv2d(channels, embed_dim, 1))
 
 
 def create_timm(name: str, pretrained: bool, **kwargs):
