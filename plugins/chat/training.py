@@ -20,6 +20,8 @@ from plugins.chat.model import (
 )
 from plugins.chat.templates import get_template, save_template
 
+REPLAY_BLOCK = 64  # tokens
+
 
 def training_parts(recipe) -> TrainingParts:
     if recipe.task == "pretrain":
@@ -124,7 +126,8 @@ def _sft_parts(recipe) -> TrainingParts:
     if evaluation is not None:
         print(f"eval: {evaluation.report.summary()}", file=sys.stderr)
     if recipe.replay_english > 0:  # a little of the base's own text keeps English from being forgotten
-        blocks = chat_data.TextBlocks(chat_data.english_corpus("train"), tokenizer, recipe.cutoff_len // 2)
+        # blocks about as long as a chat sample: a batch is padded to its longest item
+        blocks = chat_data.TextBlocks(chat_data.english_corpus("train"), tokenizer, REPLAY_BLOCK)
         rng = random.Random(recipe.seed)
         count = min(len(blocks), int(len(train) * recipe.replay_english))
         train.items += rng.sample(blocks.items, count)
