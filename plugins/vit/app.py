@@ -120,13 +120,15 @@ class VitApp(App):
                 click.Option(
                     ["--data"],
                     default=None,
-                    help="Folder of class sub-folders, with or without train/val/test splits. "
-                    "Default: the recipe's held-out split (real handwritten digits).",
+                    help="Folder of class sub-folders, with or without train/val/test splits (a none/ "
+                    "folder is the none class). Default for the camera default: the scenes rendered from "
+                    "the reserved sources (heldout/) and the handwritten test split.",
                 ),
                 click.Option(
                     ["--split"],
                     default=None,
-                    help="Split to read when --data has splits (default: test, else val).",
+                    help="Split to read when --data has splits (default: test, else val; the camera "
+                    "dataset also has heldout).",
                 ),
                 click.Option(
                     ["--output", "-o"], default=None, help="Folder for confusion_matrix.png and metrics.json."
