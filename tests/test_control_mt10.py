@@ -31,6 +31,18 @@ def test_command_keeps_canonical_instructions_and_steering_words():
     assert app.command("open") is None  # no object named: nothing the arm can do
 
 
+def test_an_instruction_from_another_app_reaches_a_running_arm():
+    from plugins.control import steering
+
+    commands = steering.listen()
+    try:
+        assert steering.submit_result({"text": "pull the drawer open"}, source="asr") == "open the drawer"
+        steering.submit_result({"text": "turn left"}, source="chat")
+        assert steering.drain(commands) == ["open the drawer", "left"]
+    finally:
+        steering.unlisten(commands)
+
+
 def test_command_refuses_a_task_that_does_not_exist():
     assert control_app().command("close the door") is None  # only opening the door is a task
 
