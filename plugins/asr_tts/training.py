@@ -46,7 +46,7 @@ def resolve_datasets(recipe: AsrRecipe):
 
 def engine_of(row) -> str:
     """The synthesiser of a corpus row: its voice is ``festival+NAME`` or an espeak-ng voice."""
-    return (row.voice or "").partition("+")[0] if (row.voice or "").startswith("festival+") else "espeak"
+    return "festival" if (row.voice or "").startswith("festival+") else "espeak"
 
 
 def augment_settings(recipe: AsrRecipe):
