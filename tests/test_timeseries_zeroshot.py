@@ -59,7 +59,8 @@ def test_router_sends_short_horizons_to_the_short_model():
         build_model(ModelSettings(context_length=32, prediction_length=8, **tiny)), path="short"
     )
     router = HorizonRouter(long, short)
-    assert [router.source(h) for h in (6, 8, 9, 48)] == ["short", "short", "long", "long"]
+    assert [router.source(h) for h in (6, 8)] == ["short", "short"]
+    assert router.source(9) == router.source(48) == "long"
     out = router.predict([np.arange(20.0), np.arange(100.0)], 6)
     assert out["point"].shape == (2, 6) and (out["q0.1"] <= out["q0.9"] + 1e-6).all()
 
@@ -80,8 +81,11 @@ def test_reserved_suite_scores_against_baselines_with_coverage(monkeypatch, tmp_
         reserved.Series("b::season", "quarterly", 50 + 10 * np.tile([1.0, -1, 2, -2], 15) + 0.1 * t),
     ]
     monkeypatch.setattr(reserved, "reserved_series", lambda: (list(fake), []))
+    monkeypatch.setattr(reserved, "auto_arima", lambda h, horizon, season: np.full(horizon, h[-1]))  # fast
     report = reserved.evaluate_suite(Drift(), origins=3, label="drift")
     rows = {r["series"]: r for r in report["series"]}
+    assert rows["a::trend"]["mase_arima"] == pytest.approx(rows["a::trend"]["mase"])  # both the last value
+    assert "mase_arima" not in rows["b::season"]  # AutoARIMA only where it fits in time (yearly)
     assert rows["a::trend"]["origins"] == 3 and rows["a::trend"]["horizon"] == 6
     assert rows["b::season"]["horizon"] == 8 and rows["b::season"]["season"] == 4
     assert rows["b::season"]["mase_seasonal_naive"] < rows["b::season"]["mase"]  # seasonal naive wins there
