@@ -9,7 +9,7 @@ duplicates (MASS::deaths is datasets::ldeaths), and series too short for one win
 
 Each series is forecast at the horizon forecasting competitions use for its frequency, from up to
 ``origins`` rolling origins (stepped by the horizon; series capped to their last ``MAX_LENGTH`` points),
-and scored by MASE against the seasonal naive, ETS (statsmodels) and, for yearly and quarterly series,
+and scored by MASE against the seasonal naive, ETS (statsmodels) and, for yearly series,
 AutoARIMA (pmdarima; both cached on disk: the fits take most of the suite's time) and by the coverage of the 80% interval. A ``hybrid`` column (the mean of the network's
 and ETS's point forecasts, which fits ETS at answer time) is reported for reference; the default forecast
 is the network's alone.
@@ -132,7 +132,7 @@ def windows(series: Series, origins: int) -> list[int]:
 
 
 def min_history(freq: str) -> int:
-    """The least history a forecast of this frequency is scored from: two seasons (or 2 horizons)."""
+    """The least history a forecast of this frequency is scored from: two seasons, two horizons, 12 points."""
     horizon, season = COMPETITION[freq]
     return max(2 * season, 2 * horizon, 12)
 
