@@ -133,7 +133,10 @@ class MetaWorldEnv(gym.Env):
             raise AppsError(f"MuJoCo could not render ({exc})", hint=rendering_hint()) from None
 
     def close(self):
-        self.sim.close()
+        try:
+            self.sim.close()
+        except AttributeError:  # a renderer whose OpenGL context never came up has nothing to free
+            pass
 
 
 def metaworld_expert(env):
