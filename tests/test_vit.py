@@ -355,10 +355,36 @@ def test_collect_writes_an_image_folder(tmp_path, apps_home):
     assert (tmp_path / "d" / "labels.txt").read_text().split() == ["cup"]
 
 
-def test_prepare_then_run_uses_the_default(apps_home, monkeypatch):
-    """`apps prepare vit` with tiny overrides (the real recipe renders and trains for minutes), a few
-    typefaces and photographs; then eval reports both held-out figures, and no --model runs the default."""
+def test_prepare_then_run_uses_the_default(apps_home):
+    """`apps prepare vit` with a tiny override (the real recipe trains for minutes), then no --model."""
     from core.paths import default_model_dir
+
+    overrides = [
+        "max_steps=3",
+        "model_args.depth=1",
+        "model_args.embed_dim=32",
+        "model_args.num_heads=2",
+        "eval_batch_size=512",
+        "num_epochs=1",
+    ]
+    result = invoke("prepare", "vit", "--no-download", *overrides)
+    assert result.exit_code == 0, result.output
+    assert "handwritten test split: accuracy" in result.output
+    assert (default_model_dir("vit") / "vit_config.json").is_file()
+    assert json.loads((default_model_dir("vit") / "eval" / "metrics.json").read_text())["samples"] == 450
+    data = apps_home / "data" / "vit" / "digits-shapes"  # the default dataset prepare built
+    assert (data / "labels.txt").read_text().split() == LABELS
+    assert len(list((data / "test").rglob("*.png"))) == 450  # held-out: real handwriting
+    result = invoke("run", "vit", "--source", "synthetic://", "-n", "2", "--headless", "--json")
+    assert result.exit_code == 0, result.output
+    lines = json_lines(result.stdout)
+    assert lines[-1]["model"] == str(default_model_dir("vit"))
+    assert {"label", "score"} <= set(lines[0]["shown"])
+
+
+def test_camera_recipe_renders_scenes_and_eval_reports_the_reserved_sources(apps_home, tmp_path, monkeypatch):
+    """The vit-camera recipe with tiny overrides and a few typefaces and photographs: it renders the
+    camera-scenes dataset (none included), and eval of a model with `none` reports both held-out figures."""
     from plugins.vit import sources
 
     few = {name: getattr(sources, name)()[:2] for name in ("training_fonts", "reserved_fonts", "reserved_photos")}
@@ -367,6 +393,7 @@ def test_prepare_then_run_uses_the_default(apps_home, monkeypatch):
     for name, found in few.items():
         monkeypatch.setattr(sources, name, lambda found=found: found)
     monkeypatch.setattr(sources, "training_backgrounds", lambda: [])
+    run = tmp_path / "camera"
     overrides = [
         "max_steps=3",
         "model_args.depth=1",
@@ -377,23 +404,18 @@ def test_prepare_then_run_uses_the_default(apps_home, monkeypatch):
         "scenes.per_class=2",
         "scenes.heldout_per_class=1",
     ]
-    result = invoke("prepare", "vit", "--no-download", *overrides)
+    result = invoke("train", "vit", "--recipe", "vit-camera", "-o", str(run), *overrides)
     assert result.exit_code == 0, result.output
-    assert "held-out scenes from reserved sources" in result.output
-    assert (default_model_dir("vit") / "vit_config.json").is_file()
-    metrics = json.loads((default_model_dir("vit") / "eval" / "metrics.json").read_text())
+    data = apps_home / "data" / "vit" / "camera-scenes"
+    assert (data / "labels.txt").read_text().split() == LABELS + ["none"]
+    assert len(list((data / "train" / "none").glob("*.png"))) == 4
+    result = invoke("eval", "vit", "--model", str(run), "--json")
+    assert result.exit_code == 0, result.output
+    metrics = json_lines(result.stdout)[-1]
     assert metrics["splits"]["test"]["samples"] == 450  # the handwritten test split
     assert metrics["splits"]["heldout"]["samples"] == 15  # one scene of each class, none included
     assert "reserved" in metrics["splits"]["heldout"]["source"]
     assert 0 <= metrics["heldout_none_false_positive_rate"] <= 1
-    data = apps_home / "data" / "vit" / "camera-scenes"  # the default dataset prepare rendered
-    assert (data / "labels.txt").read_text().split() == LABELS + ["none"]
-    assert len(list((data / "train" / "none").glob("*.png"))) == 4
-    result = invoke("run", "vit", "--source", "synthetic://", "-n", "2", "--headless", "--json")
-    assert result.exit_code == 0, result.output
-    lines = json_lines(result.stdout)
-    assert lines[-1]["model"] == str(default_model_dir("vit"))
-    assert {"label", "score"} <= set(lines[0]["shown"])
 
 
 def test_lora_recipe_trains_and_loads_merged(tmp_path, apps_home):

@@ -53,6 +53,8 @@ def build_camera_dataset(
         except ValueError:
             pass
     _warn_missing_sources(summary)
+    print(f"rendering the camera scenes into {root} (training typefaces and wallpapers; heldout/ from the "
+          "reserved ones) ...", file=sys.stderr)  # fmt: skip
     shutil.rmtree(root, ignore_errors=True)
     digits = load_digits()
     raw = [(image, int(t)) for image, t in zip(digits.images, digits.target, strict=True)]
