@@ -46,6 +46,7 @@ def benchmark_rows(env_ids=None, episodes: int = 20) -> list[dict]:
     ready = [e for e in (env_ids or DEFAULT_RECIPES) if default_is_built("control", default_policy_dir(e))]
     if not ready:
         raise AppsError("no prepared control policy to measure", hint="run 'apps prepare control' first")
+    torch.set_num_threads(1)  # as 'apps run|eval control' act: tiny policies are fastest on one thread
     rows = []
     for name in ready:
         policy = load_policy(default_policy_dir(name))
