@@ -18,6 +18,9 @@ from core.plugins import reset_manager  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
+# tests/ is a package (so `tests` is this suite, not a site-packages `tests`); its helper modules (tiny_app,
+# the plugin tests install) are also imported by their own names, as the plugin entry point names them.
+sys.path.insert(0, str(ROOT / "tests"))
 
 
 @pytest.fixture(autouse=True)
