@@ -8,12 +8,13 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import apps_command
 
 pytest.importorskip("fastapi")
 pytest.importorskip("uvicorn")
@@ -59,9 +60,8 @@ def model_dir(tmp_path_factory) -> Path:
 
 def _start(model_dir: Path, *extra: str, env: dict | None = None):
     port = _free_port()
-    apps = Path(sys.executable).with_name("apps")
     process = subprocess.Popen(
-        [str(apps), "serve", "chat", "--model", str(model_dir), "--port", str(port), *extra],
+        [*apps_command(), "serve", "chat", "--model", str(model_dir), "--port", str(port), *extra],
         env={**os.environ, "HF_HUB_OFFLINE": "1", **(env or {})},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -14,6 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.conftest import apps_command
+
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "scripts" / "keep_system_opencv.py"
 
@@ -143,7 +145,7 @@ def test_window_opens_on_a_display(tmp_path):
     run = None
     try:
         time.sleep(1.0)
-        command = [str(Path(sys.executable).parent / "apps"), "run", "vit", "--model", str(tmp_path / "model"),
+        command = [*apps_command(), "run", "vit", "--model", str(tmp_path / "model"),
                    "--source", "synthetic://", "--loop", "-n", "100000"]  # fmt: skip
         run = subprocess.Popen(
             command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
