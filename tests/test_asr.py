@@ -350,7 +350,7 @@ def test_prepare_builds_the_default_recipe_through_the_core(tmp_path, monkeypatc
         prepare, "build_default", lambda app, recipe, **kw: calls.append((recipe, kw)) or tmp_path
     )
     prepare.prepare_asr(AsrApp(), overrides=("max_steps=5",))
-    assert calls == [("conformer-ctc-commands", {"overrides": ["max_steps=5"], "force": False})]
+    assert calls == [("conformer-ctc-robust", {"overrides": ["max_steps=5"], "force": False})]
     monkeypatch.setattr(prepare, "default_is_built", lambda name: True)
     assert "is ready" in prepare.prepare_asr(AsrApp())
     assert len(calls) == 1
