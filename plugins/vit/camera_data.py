@@ -15,6 +15,7 @@ from plugins.vit.data import (
     HELDOUT_SPLIT,
     NONE,
     handwritten_split,
+    manifest_matches,
     write_labels_file,
 )
 
@@ -46,12 +47,8 @@ def build_camera_dataset(
     manifest = {"name": CAMERA_DATASET, "version": 1, "seed": seed, "per_class": per_class, "size": size,
                 "heldout_per_class": heldout_per_class, "sources": summary}  # fmt: skip
     manifest_path = root / "dataset.json"
-    if manifest_path.is_file():
-        try:
-            if {k: v for k, v in json.loads(manifest_path.read_text()).items() if k in manifest} == manifest:
-                return root
-        except ValueError:
-            pass
+    if manifest_matches(manifest_path, manifest):
+        return root
     _warn_missing_sources(summary)
     print(f"rendering the camera scenes into {root} (training typefaces and wallpapers; heldout/ from the "
           "reserved ones) ...", file=sys.stderr)  # fmt: skip

@@ -206,6 +206,14 @@ def augment(image: np.ndarray, rng: np.random.Generator, strength: float = 1.0) 
     return np.clip(out, 0, 255).astype(np.uint8)
 
 
+def manifest_matches(path: Path, manifest: dict) -> bool:
+    """Whether a generated dataset's ``dataset.json`` was written with these settings (then it is reused)."""
+    try:
+        return {k: v for k, v in json.loads(path.read_text()).items() if k in manifest} == manifest
+    except (OSError, ValueError):
+        return False
+
+
 # ---- the offline default dataset ------------------------------------------------------------------
 FONTS = ("SIMPLEX", "DUPLEX", "COMPLEX", "TRIPLEX", "SCRIPT_SIMPLEX", "SCRIPT_COMPLEX", "PLAIN", "ITALIC")
 
@@ -326,12 +334,8 @@ def build_default_dataset(
         "size": size,
     }
     manifest_path = root / "dataset.json"
-    if manifest_path.is_file():
-        try:
-            if {k: v for k, v in json.loads(manifest_path.read_text()).items() if k in manifest} == manifest:
-                return root
-        except ValueError:
-            pass
+    if manifest_matches(manifest_path, manifest):
+        return root
     rng = np.random.default_rng(seed)
     images, targets = real_digit_images(size)
     train_idx, val_idx, test_idx = handwritten_split(targets, seed)
