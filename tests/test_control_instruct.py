@@ -22,11 +22,6 @@ def tiny_run(tmp_path_factory):
     from plugins.control.recipe import ControlRecipe
 
     root = tmp_path_factory.mktemp("instruct")
-    suite.SUITES["tiny"] = ["reach-v3", "drawer-open-shared-v3", "drawer-close-shared-v3"]
-    try:
-        suite.collect_suite("tiny", 1, out=root / "demos", seed=0, noise=0.1)
-    finally:
-        del suite.SUITES["tiny"]
     settings = {
         "env": "tiny",
         "policy": "instruct",
@@ -44,9 +39,16 @@ def tiny_run(tmp_path_factory):
         "save_steps": 1000,
         "eval_fraction": 0.0,
         "torch_threads": 1,
+        "dagger_rounds": 1,
+        "dagger_episodes": 1,
     }
     recipe = load_recipe(ControlRecipe, None, settings)
-    return run_training(ControlApp(), recipe, run_dir=root / "run", recipe_name="tiny"), root
+    suite.SUITES["tiny"] = ["reach-v3", "drawer-open-shared-v3", "drawer-close-shared-v3"]
+    try:
+        suite.collect_suite("tiny", 1, out=root / "demos", seed=0, noise=0.1)
+        return run_training(ControlApp(), recipe, run_dir=root / "run", recipe_name="tiny"), root
+    finally:
+        del suite.SUITES["tiny"]
 
 
 def test_instructed_policy_trains_saves_and_plays_any_wording(tiny_run):
@@ -68,6 +70,30 @@ def test_instructed_policy_trains_saves_and_plays_any_wording(tiny_run):
     assert all(a.shape == (4,) and np.all(np.abs(a) <= 1) for a in first + second)
     rows = run_episodes("reach-v3", 1, seed=1_000_000, policy=model, instruction="reach for the goal")
     assert rows[0]["length"] >= 1 and rows[0]["success"] in (True, False)
+
+
+def test_dagger_rounds_label_the_policys_own_states_with_the_expert(tiny_run):
+    from plugins.control.dataset import read_dataset
+    from plugins.control.envs import make_env
+    from plugins.control.experts import expert_for
+
+    run_dir, _ = tiny_run
+    (round_dir,) = (run_dir / "dagger").iterdir()  # one round, at step 4 // 2
+    played = read_dataset(round_dir)
+    # new seeds, after the recipe's demonstration seeds (collect_seed 0 + episodes 100)
+    assert played.info["policy"] == "dagger round at step 2" and played.info["seed"] == 100
+    assert [e.extra["env"] for e in played.episodes] == [
+        "reach-v3",
+        "drawer-open-shared-v3",
+        "drawer-close-shared-v3",
+    ]
+    assert played.episodes[2].extra["instruction"] == "close the drawer"
+    env = make_env("drawer-close-shared-v3")
+    expert = expert_for("drawer-close-shared-v3", env)
+    episode = played.episodes[2]
+    for t in (0, episode.length // 2, episode.length - 1):  # the expert's action where the policy was
+        assert np.allclose(expert(episode.observations[t]), episode.actions[t], atol=1e-5)
+    env.close()
 
 
 def test_training_rewordings_use_only_the_instructions_words(tiny_run):

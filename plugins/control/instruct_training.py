@@ -82,13 +82,19 @@ class ChunkDataset(torch.utils.data.Dataset):
     def __init__(self, episodes, control: dict, config: InstructPolicyConfig, vary: float, seed: int):
         self.config, self.vary = config, vary
         self.rng = np.random.default_rng(seed)
-        mean = np.asarray(control["state_mean"], np.float32)
-        std = np.asarray(control["state_std"], np.float32)
-        self.states = [(e.observations - mean) / std for e in episodes]
-        self.actions = [np.clip(e.actions, -1.0, 1.0).astype(np.float32) for e in episodes]
-        self.instructions = [e.extra["instruction"] for e in episodes]
-        self.index = [(n, t) for n, e in enumerate(episodes) for t in range(e.length)]
+        self.mean = np.asarray(control["state_mean"], np.float32)
+        self.std = np.asarray(control["state_std"], np.float32)
+        self.states, self.actions, self.instructions, self.index = [], [], [], []
         self.swaps = vocabulary_synonyms(config.vocab)
+        self.extend(episodes)
+
+    def extend(self, episodes) -> None:
+        """Add episodes (DAgger adds the expert-labelled states its policy visited while training)."""
+        for episode in episodes:
+            self.index += [(len(self.states), t) for t in range(episode.length)]
+            self.states.append((episode.observations - self.mean) / self.std)
+            self.actions.append(np.clip(episode.actions, -1.0, 1.0).astype(np.float32))
+            self.instructions.append(episode.extra["instruction"])
 
     def __len__(self):
         return len(self.index)
@@ -170,9 +176,20 @@ def training_parts(recipe):
     def save(run_dir: Path):
         (Path(run_dir) / "control.json").write_text(json.dumps(control, indent=2))
 
+    train_dataset = ChunkDataset(train_eps, control, config, recipe.vary_wording, recipe.seed)
+    callbacks = []
+    if recipe.dagger_rounds > 0:
+        from plugins.control.dagger import DaggerCallback
+        from plugins.control.suite import play_suite
+
+        def play(policy, episodes, seed):
+            return play_suite(recipe.env, policy, episodes, seed)
+
+        callbacks.append(DaggerCallback(recipe, train_dataset, play))
     return TrainingParts(
         model=model,
-        train_dataset=ChunkDataset(train_eps, control, config, recipe.vary_wording, recipe.seed),
+        train_dataset=train_dataset,
+        callbacks=callbacks,
         eval_dataset=ChunkDataset(eval_eps, control, config, 0.0, recipe.seed) if eval_eps else None,
         data_collator=collate,
         save=save,

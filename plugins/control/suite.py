@@ -23,19 +23,41 @@ def suite_envs(name: str) -> list[str]:
 def record_suite(name: str, episodes: int, seed: int = 0, noise: float = 0.0, progress: bool = False):
     """``episodes`` expert episodes of every environment of the suite (reset seeds ``seed``...), each with
     its instruction and environment in ``extra``. Returns ``(episodes, info)``."""
-    from plugins.control.envs import make_env
-
     recorded = []
     for env_id in suite_envs(name):
         part, _ = record_episodes(env_id, episodes, seed, noise, progress)
-        for episode in part:
-            episode.extra.update(instruction=instruction_of(env_id), env=env_id)
-        recorded += part
+        recorded += _labelled(part, env_id)
+    return recorded, suite_info(name, noise=noise, seed=seed)
+
+
+def play_suite(name: str, model, episodes: int, seed: int):
+    """DAgger's round over a suite: the policy plays ``episodes`` episodes of every environment (reset seeds
+    ``seed``...), each told its task's instruction; the states it visits carry the expert's actions.
+    Returns ``(episodes, info, rows)``: the labelled episodes, their dataset info, one result row each."""
+    from plugins.control.rollout import run_episodes
+
+    recorded, rows = [], []
+    for env_id in suite_envs(name):
+        part: list = []
+        rows += run_episodes(env_id, episodes, seed, policy=model, record=part)
+        recorded += _labelled(part, env_id)
+    return recorded, suite_info(name, policy="dagger", seed=seed), rows
+
+
+def _labelled(episodes: list, env_id: str) -> list:
+    for episode in episodes:
+        episode.extra.update(instruction=instruction_of(env_id), env=env_id)
+    return episodes
+
+
+def suite_info(name: str, **fields) -> dict:
+    from plugins.control.envs import make_env
+
     env = make_env(suite_envs(name)[0])
-    info = dataset_info(name, env, expert="scripted (metaworld.policies)", noise=noise, seed=seed)
+    info = dataset_info(name, env, expert="scripted (metaworld.policies)", **fields)
     info["envs"] = suite_envs(name)
     env.close()
-    return recorded, info
+    return info
 
 
 def suite_dataset_path(name: str, episodes: int, noise: float, seed: int) -> Path:

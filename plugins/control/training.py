@@ -7,9 +7,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from transformers import TrainerCallback
 
 from core import AppsError, TrainingParts, data_dir
+from plugins.control.dagger import DaggerCallback
 from plugins.control.dataset import EpisodeDataset, read_dataset, record_episodes, write_dataset
 from plugins.control.policies import build_policy, encode_action
 
@@ -147,58 +147,6 @@ class WindowDataset(torch.utils.data.Dataset):
             steps[k - n :] = np.arange(start, t + 1)
             item.update(actions=actions, returns_to_go=returns, timesteps=steps)
         return {name: torch.from_numpy(value) for name, value in item.items()}
-
-
-class DaggerCallback(TrainerCallback):
-    """DAgger (Ross et al., 2011) inside one training run: at ``dagger_rounds`` evenly spaced steps the policy
-    being trained plays ``dagger_episodes`` new training episodes; the states it visits, labelled with the
-    expert's action, join the training data, so the policy learns to recover from its own mistakes.
-
-    Each round is saved as ``dagger/step-N`` (the dataset format) in the run directory, and a resumed run
-    reloads the rounds up to its checkpoint instead of losing them.
-    """
-
-    def __init__(self, recipe, dataset: WindowDataset):
-        self.recipe, self.dataset, self.steps = recipe, dataset, []
-
-    def on_train_begin(self, args, state, control, **kwargs):
-        every = state.max_steps // (self.recipe.dagger_rounds + 1)
-        self.steps = [every * (r + 1) for r in range(self.recipe.dagger_rounds)]
-        for step in self.steps:
-            folder = Path(args.output_dir) / "dagger" / f"step-{step}"
-            if step <= state.global_step and (folder / "meta" / "info.json").is_file():
-                self.dataset.extend(read_dataset(folder).episodes)
-
-    def on_step_end(self, args, state, control, model=None, **kwargs):
-        if state.global_step in self.steps:
-            self.run_round(model, Path(args.output_dir), state.global_step)
-
-    def run_round(self, model, run_dir: Path, step: int) -> None:
-        from plugins.control.dataset import dataset_info
-        from plugins.control.envs import make_env
-        from plugins.control.rollout import run_episodes, summarize
-
-        recipe, round_number = self.recipe, self.steps.index(step)
-        seed = recipe.collect_seed + recipe.episodes + round_number * recipe.dagger_episodes
-        episodes: list = []
-        model.eval()
-        try:
-            rows = run_episodes(recipe.env, recipe.dagger_episodes, seed, policy=model, record=episodes)
-        finally:
-            model.train()
-        env = make_env(recipe.env)
-        info = dataset_info(
-            recipe.env, env, expert="scripted", policy=f"dagger round at step {step}", seed=seed
-        )
-        env.close()
-        write_dataset(run_dir / "dagger" / f"step-{step}", episodes, info, overwrite=True)
-        self.dataset.extend(episodes)
-        summary = summarize(rows)
-        print(
-            f"dagger step {step}: {len(episodes)} episodes, policy success {summary['success_rate']}, "
-            f"{len(self.dataset)} training windows",
-            flush=True,
-        )
 
 
 def collate(items: list[dict]) -> dict:
