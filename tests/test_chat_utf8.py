@@ -85,3 +85,71 @@ def test_sampled_answers_never_hold_a_broken_character(chat):
 def test_without_the_guard_the_same_sampling_breaks_characters(chat, monkeypatch):
     monkeypatch.setitem(chat.info, "utf8", None)
     assert any("\ufffd" in text for _, text in _answers(chat, False))
+
+
+def _favour(chat, boosts: dict):
+    """Context: the output bias of ``chat`` raised by ``boost`` for each (ids, boost) item."""
+    import contextlib
+
+    import torch
+
+    @contextlib.contextmanager
+    def favoured():
+        head = chat.model.get_output_embeddings()
+        saved = head.bias.detach().clone()
+        try:
+            with torch.no_grad():
+                for ids, boost in boosts.items():
+                    head.bias[list(ids)] += boost
+            chat.info.pop("utf8", None)
+            yield
+        finally:
+            with torch.no_grad():
+                head.bias.copy_(saved)
+            chat.info.pop("utf8", None)
+
+    return favoured()
+
+
+GREEDY_AND_SAMPLED = [
+    {"max_new_tokens": 12, "do_sample": False, "repetition_penalty": 1.0},
+    {"max_new_tokens": 12, "temperature": 1.0, "top_k": 0, "top_p": 1.0, "seed": 0},
+]
+
+
+def test_control_characters_are_never_produced(chat):
+    """A model whose logits favour the control-character tokens (\\x00, \\x1e, \\r, DEL ...) still answers
+    with none of them, greedy or sampled: the masks forbid every token whose bytes hold a C0 control byte
+    or DEL, tab and newline excepted."""
+    from plugins.chat.model import Sampling, generate
+    from plugins.chat.utf8 import CONTROL_BYTES, token_bytes
+
+    table = token_bytes(chat.tokenizer)
+    control = tuple(i for i, data in enumerate(table) if data and not CONTROL_BYTES.isdisjoint(data))
+    layout = tuple(i for i, data in enumerate(table) if data in (b"\t", b"\n"))
+    assert len(control) >= len(CONTROL_BYTES) and len(layout) == 2, "every byte has a token"
+    # a control-byte token wins every step unless it is masked; tab and newline come next and stay allowed
+    with _favour(chat, {control: 1000.0, layout: 500.0}):
+        for settings in GREEDY_AND_SAMPLED:
+            pieces: list[str] = []
+            answer = generate(
+                chat, [{"role": "user", "content": "你好"}], Sampling(**settings), pieces.append
+            )
+            shown = "".join(pieces) + answer.text
+            assert not [ch for ch in shown if ord(ch) in CONTROL_BYTES], repr(shown)
+            assert answer.tokens == 12 and {"\t", "\n"} & set("".join(pieces)), repr(pieces)
+
+
+def test_an_answer_is_never_blank(chat):
+    """A model that would end at once or answer only whitespace still shows text: until the first visible
+    character, end of text and whitespace-only tokens are masked; after it, both are allowed again."""
+    from plugins.chat.model import Sampling, generate
+    from plugins.chat.utf8 import token_bytes
+
+    table = token_bytes(chat.tokenizer)
+    blank = tuple(i for i, data in enumerate(table) if data is not None and not data.strip())
+    with _favour(chat, {(chat.tokenizer.eos_token_id,): 1000.0, blank: 500.0}):
+        for settings in GREEDY_AND_SAMPLED:
+            answer = generate(chat, [{"role": "user", "content": "你好"}], Sampling(**settings))
+            # it ends as soon as it may: after the first whole visible character (up to four byte tokens)
+            assert answer.text.strip() and answer.tokens <= 5 and answer.stopped_by == "eos", answer
