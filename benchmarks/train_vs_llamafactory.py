@@ -6,12 +6,17 @@ LoRA (rank 8, alpha 16, dropout 0, all linear layers, template 'default', cosine
 number of steps with both tools, each in its own process, and compares the Trainer's train_samples_per_second
 and the peak resident memory of the process tree (sampled every 20 ms).
 
+Gradient (activation) checkpointing is matched: LLaMA-Factory checkpoints by default, a recipe here does not,
+so ``--checkpointing on`` runs both with it, ``off`` both without (LLaMA-Factory's
+``disable_gradient_checkpointing``) and ``both`` (the default) each setting in turn.
+
 LLaMA-Factory must live in its own venv (it pins its own transformers):
 
     python3 -m venv .venv-llamafactory && .venv-llamafactory/bin/pip install llamafactory
 
     python benchmarks/train_vs_llamafactory.py                     # 30 steps, batch 2 x accumulation 8
     python benchmarks/train_vs_llamafactory.py --steps 10 --repeats 2 --json out.json
+    python benchmarks/train_vs_llamafactory.py --hidden 2048 --layers 24 --steps 3 --batch 1 --accum 1
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -32,11 +38,19 @@ EOS = "<|endoftext|>"
 
 
 def build_inputs(work: Path, model_args: dict) -> tuple[Path, Path]:
-    """The alpaca dataset folder and the tiny model folder (tokenizer + random Phi weights)."""
+    """The alpaca dataset folder and the tiny model folder (tokenizer + random Phi weights); a model built
+    before with the same arguments is reused (at Phi-1.5 width it takes minutes and 4.5 GiB)."""
     from tokenizers import ByteLevelBPETokenizer
     from transformers import PhiConfig, PhiForCausalLM, PreTrainedTokenizerFast, set_seed
 
     data_dir, model_dir = work / "data", work / "model"
+    stamp = model_dir / "benchmark_args.json"
+    if (
+        stamp.exists()
+        and json.loads(stamp.read_text()) == model_args
+        and (data_dir / "dataset_info.json").exists()
+    ):
+        return data_dir, model_dir
     data_dir.mkdir(parents=True, exist_ok=True)
     records = [json.loads(line) for line in DATA.read_text(encoding="utf-8").splitlines() if line.strip()]
     alpaca = [
@@ -74,14 +88,20 @@ def build_inputs(work: Path, model_args: dict) -> tuple[Path, Path]:
         pad_token_id=tokenizer.pad_token_id,
     )
     PhiForCausalLM(config).save_pretrained(model_dir)
+    stamp.write_text(json.dumps(model_args))
     return data_dir, model_dir
 
 
-def monitored(command: list[str], env: dict, log: Path) -> tuple[int, int, float]:
-    """Run ``command``; returns (exit code, peak RSS of its process tree in bytes, seconds)."""
+def monitored(command: list[str], env: dict, log: Path) -> tuple[int, int, float, float]:
+    """Run ``command``; returns (exit code, peak RSS of its process tree in bytes, seconds, CPU seconds
+    (user + system) of the process and the children it waited for). On a shared machine the CPU seconds
+    say more than samples/s, which depend on the CPU share each run got."""
+    import resource
+
     import psutil
 
     start = time.time()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     with open(log, "w") as out:
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
         peak, parent = 0, psutil.Process(process.pid)
@@ -102,7 +122,9 @@ def monitored(command: list[str], env: dict, log: Path) -> tuple[int, int, float
         code = process.wait()
         stop.set()
         thread.join()
-    return code, peak, time.time() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+    return code, peak, time.time() - start, round(cpu, 1)
 
 
 def settings(args) -> dict:
@@ -116,6 +138,7 @@ def settings(args) -> dict:
         "accum": args.accum,
         "cutoff": args.cutoff,
         "seed": 42,
+        "checkpointing": True,
     }
 
 
@@ -138,14 +161,17 @@ def run_ours(work: Path, data_dir: Path, model_dir: Path, s: dict, env: dict, ta
         "logging_steps": 5,
         "save_steps": 100000,
         "seed": s["seed"],
+        "gradient_checkpointing": s["checkpointing"],
     }
     import yaml
 
     path = work / "ours.yaml"
     path.write_text(yaml.safe_dump(recipe))
     out = work / f"ours-{tag}"
+    # a run left by an earlier invocation (LLaMA-Factory overwrites its own output folder)
+    shutil.rmtree(out, ignore_errors=True)
     command = [python, "-m", "core.cli", "train", "chat", "-r", str(path), "-o", str(out)]
-    code, peak, seconds = monitored(command, env, work / f"ours-{tag}.log")
+    code, peak, seconds, cpu = monitored(command, env, work / f"ours-{tag}.log")
     if code != 0:
         raise SystemExit(f"apps train failed ({code}); see {work / f'ours-{tag}.log'}")
     metrics = json.loads((out / "metrics.json").read_text())
@@ -153,6 +179,7 @@ def run_ours(work: Path, data_dir: Path, model_dir: Path, s: dict, env: dict, ta
         "samples_per_second": metrics["train_samples_per_second"],
         "peak_rss": peak,
         "wall": seconds,
+        "cpu_seconds": cpu,
         "train_loss": metrics.get("train_loss"),
     }
 
@@ -192,12 +219,13 @@ def run_llamafactory(
         "report_to": "none",
         "seed": s["seed"],
         "dataloader_num_workers": 0,
+        "disable_gradient_checkpointing": not s["checkpointing"],
     }
     import yaml
 
     path = work / "llamafactory.yaml"
     path.write_text(yaml.safe_dump(config))
-    code, peak, seconds = monitored([str(cli), "train", str(path)], env, work / f"lf-{tag}.log")
+    code, peak, seconds, cpu = monitored([str(cli), "train", str(path)], env, work / f"lf-{tag}.log")
     if code != 0:
         raise SystemExit(f"llamafactory-cli failed ({code}); see {work / f'lf-{tag}.log'}")
     metrics = json.loads((out / "train_results.json").read_text())
@@ -205,6 +233,7 @@ def run_llamafactory(
         "samples_per_second": metrics["train_samples_per_second"],
         "peak_rss": peak,
         "wall": seconds,
+        "cpu_seconds": cpu,
         "train_loss": metrics.get("train_loss"),
     }
 
@@ -221,6 +250,12 @@ def main() -> None:
     parser.add_argument("--layers", type=int, default=4)
     parser.add_argument(
         "--repeats", type=int, default=1, help="Alternate the two tools this many times; best of."
+    )
+    parser.add_argument(
+        "--checkpointing",
+        choices=("on", "off", "both"),
+        default="both",
+        help="Gradient checkpointing in both tools: on, off, or each setting in turn (default).",
     )
     parser.add_argument("--venv", default=str(ROOT / ".venv-llamafactory"), help="LLaMA-Factory's venv.")
     parser.add_argument("--work", default=str(ROOT / "benchmarks" / "out" / "train_vs_llamafactory"))
@@ -259,21 +294,40 @@ def main() -> None:
         "APPS_RUNS": str(work / "runs"),
         "PYTHONPATH": str(ROOT),
     }
+    modes = {"on": [True], "off": [False], "both": [True, False]}[args.checkpointing]
+    results = [
+        compare(args, work, data_dir, model_dir, {**s, "checkpointing": mode}, env, cli) for mode in modes
+    ]
+    from core.bench import table
+
+    print(table([row for result in results for row in result["rows"]]))
+    print(json.dumps({"model": model_args, "results": results}))
+    if args.json_path:
+        Path(args.json_path).write_text(json.dumps({"model": model_args, "results": results}, indent=2))
+
+
+def compare(args, work: Path, data_dir: Path, model_dir: Path, s: dict, env: dict, cli: Path) -> dict:
+    """Both tools at the settings ``s`` (alternated ``args.repeats`` times): their rows and raw runs."""
+    from core.bench import normalise
+
     ours, theirs = [], []
+    label = "on" if s["checkpointing"] else "off"
     for repeat in range(args.repeats):
+        tag = f"gc{label}-{repeat}"
         python = str(Path(args.venv) / "bin" / "python") if args.same_libraries else sys.executable
-        ours.append(run_ours(work, data_dir, model_dir, s, env, str(repeat), python))
-        theirs.append(run_llamafactory(cli, work, data_dir, model_dir, s, env, str(repeat)))
-        print(f"repeat {repeat}: ours {ours[-1]}, llamafactory {theirs[-1]}", flush=True)
+        ours.append(run_ours(work, data_dir, model_dir, s, env, tag, python))
+        theirs.append(run_llamafactory(cli, work, data_dir, model_dir, s, env, tag))
+        print(
+            f"checkpointing {label}, repeat {repeat}: ours {ours[-1]}, llamafactory {theirs[-1]}", flush=True
+        )
     best_ours = max(ours, key=lambda r: r["samples_per_second"])
     best_theirs = max(theirs, key=lambda r: r["samples_per_second"])
-    from core.bench import normalise, table
-
     peer = "llamafactory-cli train"
+    name = f"tiny phi LoRA train, gradient checkpointing {label}"
     rows = normalise(
         [
             {
-                "name": "tiny phi LoRA train",
+                "name": name,
                 "metric": "samples/s",
                 "value": best_ours["samples_per_second"],
                 "unit": "samples/s",
@@ -282,7 +336,7 @@ def main() -> None:
                 "better": "higher",
             },
             {
-                "name": "tiny phi LoRA train",
+                "name": name,
                 "metric": "peak RSS",
                 "value": round(best_ours["peak_rss"] / 2**20, 1),
                 "unit": "MiB",
@@ -291,7 +345,7 @@ def main() -> None:
                 "better": "lower",
             },
             {
-                "name": "tiny phi LoRA train",
+                "name": name,
                 "metric": "train loss",
                 "value": best_ours["train_loss"],
                 "unit": "",
@@ -300,14 +354,7 @@ def main() -> None:
             },
         ]
     )
-    print(table(rows))
-    print(
-        json.dumps({"settings": s, "model": model_args, "rows": rows, "ours": ours, "llamafactory": theirs})
-    )
-    if args.json_path:
-        Path(args.json_path).write_text(
-            json.dumps({"settings": s, "rows": rows, "ours": ours, "llamafactory": theirs}, indent=2)
-        )
+    return {"settings": s, "rows": rows, "ours": ours, "llamafactory": theirs}
 
 
 if __name__ == "__main__":

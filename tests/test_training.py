@@ -196,6 +196,33 @@ def test_activation_probe_counts_what_backward_keeps_and_then_frees_it():
     assert net.hidden[0]() is None, "the probe left an activation alive"
 
 
+def test_activation_probe_counts_a_freed_address_used_again():
+    """The probe keeps no activation, so the allocator may hand a freed activation's address to the next one;
+    backward would keep both, and both are counted."""
+    import torch
+
+    from core.training.memory import _measure_activations, probe_heap
+
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin, self.addresses = torch.nn.Linear(256, 256), []
+
+        def forward(self, x):
+            total = 0
+            for _ in range(3):
+                hidden = torch.tanh(self.lin(x))  # tanh saves its output; the next one may reuse its memory
+                self.addresses.append(hidden.data_ptr())
+                total = total + hidden.sum()
+                del hidden
+            return total
+
+    net = Net()
+    with probe_heap():  # 1 MiB blocks are mapped and unmapped: glibc hands the same address out again
+        saved = _measure_activations(net, {"x": torch.randn(1024, 256)}, torch.device("cpu"), torch.float32)
+    assert saved == 1024 * 256 * 4 * 4  # x (for the weight gradient) + three tanh outputs, each counted
+
+
 def test_training_refuses_when_memory_does_not_fit(tiny_plugin, tmp_path, monkeypatch):
     import core.training.memory
 
