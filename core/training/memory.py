@@ -220,9 +220,12 @@ def estimate_memory(model, parts: TrainingParts, recipe, device, dtype) -> Memor
     )
 
 
-M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters
 PROBE_MMAP_THRESHOLD = 128 * 2**10  # glibc's initial threshold
 TRAIN_MMAP_THRESHOLD = 32 * 2**20  # the most glibc's dynamic threshold grows to (64-bit)
+# what the dynamic rule pairs with it (twice the mmap threshold): a fixed mmap threshold leaves the trim
+# threshold at 128 KiB, and the heap would then be handed back and faulted in again at every step
+TRAIN_TRIM_THRESHOLD = 2 * TRAIN_MMAP_THRESHOLD
 
 
 def _glibc():
@@ -257,6 +260,7 @@ def probe_heap():
         yield
     finally:
         libc.mallopt(M_MMAP_THRESHOLD, TRAIN_MMAP_THRESHOLD)
+        libc.mallopt(M_TRIM_THRESHOLD, TRAIN_TRIM_THRESHOLD)
         libc.malloc_trim(0)
 
 
