@@ -279,7 +279,7 @@ def test_prepare_builds_pooled_and_own_models_through_the_core_lifecycle(tmp_pat
     assert trained == [
         ("patchtst-pretrain", ["max_steps=2"]),
         ("patchtst-pretrain-short", ["max_steps=2"]),
-        *[("patchtst-series", [f"dataset={name}"]) for name in own],
+        *[(tsdata.DATASETS[n].own_model, [f"dataset={n}", *tsdata.DATASETS[n].own_settings]) for n in own],
     ]
     for folder in (default_model_dir("timeseries"), short_model_dir(), *map(own_model_dir, own)):
         assert (folder / "run.json").is_file() and not (folder / "checkpoint-1").exists(), folder

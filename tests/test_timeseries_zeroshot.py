@@ -131,3 +131,47 @@ def test_interval_scale_from_forecast_json_widens_the_interval():
     assert np.allclose(
         wide["q0.9"] - wide["point"], 2 * (plain["q0.9"] - plain["point"]), rtol=1e-4, atol=1e-5
     )
+
+
+def test_trend_kind_is_strong_seeded_and_leaves_the_old_corpus_unchanged():
+    from plugins.timeseries.synthetic import GENERATORS, labelled_series
+
+    old = labelled_series(40, seed=5)
+    assert all(
+        np.array_equal(a, b)
+        for (_, a), (_, b) in zip(old, labelled_series(40, seed=5, trend=0.0), strict=True)
+    )
+    mixed = labelled_series(40, seed=5, trend=0.5)
+    assert sum(not np.array_equal(a, b) for (_, a), (_, b) in zip(old, mixed, strict=True)) >= 10
+    again = labelled_series(40, seed=5, trend=0.5)
+    assert all(np.array_equal(a, b) for (_, a), (_, b) in zip(mixed, again, strict=True))
+    rng = np.random.default_rng(0)
+    drifts = []
+    for _ in range(30):
+        values = GENERATORS["trend"](rng, 120, [12])
+        assert len(values) == 120 and np.isfinite(values).all()
+        first, last = values[:12].mean(), values[-12:].mean()
+        drifts.append(abs(last - first) / (np.std(np.diff(values)) + 1e-9))
+    assert np.median(drifts) > 5  # the trend dominates the step-to-step noise
+
+
+def test_input_source_is_one_option_group_taken_from_the_verbs_options():
+    from plugins.timeseries.app import TimeseriesApp
+
+    options = {
+        "csv": "a.csv",
+        "dataset": None,
+        "freq": "MS",
+        "ds_col": "t",
+        "y_col": "v",
+        "id_col": "k",
+        "horizon": 3,
+    }
+    source = tsdata.InputSource.take(options)
+    assert source == tsdata.InputSource("a.csv", None, "MS", "t", "v", "k") and options == {"horizon": 3}
+    assert tsdata.InputSource.take({}) == tsdata.InputSource()  # defaults: ds, y, unique_id
+    names = [o.name for o in tsdata.InputSource.cli_options()]
+    for verb in ("run", "eval"):
+        assert [o.name for o in TimeseriesApp.cli_options(verb)][: len(names)] == names
+    table, spec = tsdata.InputSource(dataset="co2").load()
+    assert spec.name == "co2" and table.attrs["freq"] == "W-SAT"

@@ -8,6 +8,7 @@ bench.py, demo.py.
 from __future__ import annotations
 
 from core import App
+from plugins.timeseries.data import InputSource
 from plugins.timeseries.recipe import TimeseriesRecipe
 
 
@@ -16,7 +17,7 @@ class TimeseriesApp(App):
     description = "Transformer (PatchTST) forecasting for energy, markets and sensors"
     recipe_class = TimeseriesRecipe
     default_model = (
-        "default (pooled PatchTST, and own models for short series, built by 'apps prepare timeseries')"
+        "default (zero-shot PatchTST pair, own models for short series and taylor; 'apps prepare timeseries')"
     )
 
     @classmethod
@@ -29,21 +30,11 @@ class TimeseriesApp(App):
             ["--model", "-m"],
             default=None,
             help="A run directory from 'apps train timeseries'. Default: the prepared model for the dataset "
-            "(its own model for short series, else the pooled one); 'pooled': always the pooled model.",
+            "(its own model for the short series and taylor, else the pooled one); 'pooled': always the pooled "
+            "model.",
         )
         source = [
-            click.Option(
-                ["--csv"], type=click.Path(dir_okay=False), help="Long table: unique_id, ds, y [+exog]."
-            ),
-            click.Option(["--dataset"], default=None, help="A shipped dataset (see 'apps info timeseries')."),
-            click.Option(
-                ["--freq"],
-                default=None,
-                help="Frequency (pandas alias: D, h, 30min, W-SUN, MS); inferred when not given.",
-            ),
-            click.Option(["--ds-col"], default="ds", help="Timestamp column of the CSV."),
-            click.Option(["--y-col"], default="y", help="Value column of the CSV."),
-            click.Option(["--id-col"], default="unique_id", help="Series id column (optional)."),
+            *InputSource.cli_options(),  # --csv, --dataset, --freq, --ds-col, --y-col, --id-col
             click.Option(
                 ["--horizon", "-H"],
                 type=int,
@@ -129,12 +120,12 @@ class TimeseriesApp(App):
     def run(self, **options) -> None:
         from plugins.timeseries.live import run
 
-        run(self, **options)
+        run(self, InputSource.take(options), **options)
 
     def evaluate(self, **options) -> dict:
         from plugins.timeseries.evaluate import evaluate
 
-        return evaluate(self, **options)
+        return evaluate(self, InputSource.take(options), **options)
 
     def prepare(self, force: bool = False, overrides=(), **_) -> None:
         from plugins.timeseries.prepare import prepare

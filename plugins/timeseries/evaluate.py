@@ -4,6 +4,7 @@ per dataset, with a summary of how often each model beats them."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 from plugins.timeseries import data as tsdata
@@ -13,12 +14,7 @@ from plugins.timeseries.model import forecaster_for, model_ref
 
 def evaluate(
     app,
-    csv=None,
-    dataset=None,
-    freq=None,
-    ds_col="ds",
-    y_col="y",
-    id_col="unique_id",
+    source: tsdata.InputSource = tsdata.InputSource(),
     horizon=None,
     model=(),
     device="auto",
@@ -31,8 +27,8 @@ def evaluate(
     as_json=False,
     **_,
 ):
-    """Score each ``model`` (default: the prepared one per dataset) on ``csv``, ``dataset`` or, with
-    neither, every shipped dataset; with ``suite='reserved'`` the zero-shot suite (reserved.py). Prints
+    """Score each ``model`` (default: the prepared one per dataset) on the ``source`` CSV or dataset or,
+    with neither, every shipped dataset; with ``suite='reserved'`` the zero-shot suite (reserved.py). Prints
     the tables (or JSON) and returns the report."""
     if suite:
         from plugins.timeseries.reserved import evaluate_suite
@@ -40,6 +36,7 @@ def evaluate(
         choice = model[0] if model else None
         label = _model_label(choice)
         return evaluate_suite(forecaster_for(model_ref(choice), device), origins, as_json, label)
+    csv, dataset = source.csv, source.dataset
     if not csv and not dataset:
         dataset = "all"
     names = list(tsdata.DATASETS) if dataset == "all" else [dataset] if dataset else [None]
@@ -55,7 +52,7 @@ def evaluate(
 
     results = []
     for name in names:
-        table, spec = tsdata.load_input(csv if name is None else None, name, freq, ds_col, y_col, id_col)
+        table, spec = replace(source, csv=csv if name is None else None, dataset=name).load()
         freq = table.attrs["freq"]
         h = horizon or (spec.horizon if spec else tsdata.default_horizon(freq))
         m = season or (spec.season if spec else tsdata.default_season(freq))

@@ -56,12 +56,7 @@ def _rounded(values) -> list[float]:
 
 def run(
     app,
-    csv=None,
-    dataset=None,
-    freq=None,
-    ds_col="ds",
-    y_col="y",
-    id_col="unique_id",
+    source: tsdata.InputSource = tsdata.InputSource(),
     horizon=None,
     model=None,
     device="auto",
@@ -73,6 +68,7 @@ def run(
     as_json=False,
     **_,
 ):
+    csv, dataset = source.csv, source.dataset
     if not 0 < level < 100:
         raise AppsError(f"--level {level} must be between 0 and 100 (percent)")
     if follow and not csv:
@@ -83,7 +79,7 @@ def run(
         # The signature is taken before reading, so rows appended while we forecast trigger the next round.
         signature = _file_signature(csv) if follow else None
         try:
-            table, spec = tsdata.load_input(csv, dataset, freq, ds_col, y_col, id_col)
+            table, spec = source.load()
         except AppsError as exc:
             if not follow or updates == 0:
                 raise
@@ -93,12 +89,12 @@ def run(
         h = horizon or (spec.horizon if spec else tsdata.default_horizon(table.attrs["freq"]))
         season = spec.season if spec else tsdata.default_season(table.attrs["freq"])
         results = forecast_table(forecaster, table, h, level, season)
-        source = csv or f"dataset:{dataset}"
+        where = csv or f"dataset:{dataset}"
         for result in results:
-            app.emit(result, source=source)
+            app.emit(result, source=where)
         _print_forecasts(results, as_json)
         if plot:
-            plot_forecast(table, results, plot, title=source, season=season)
+            plot_forecast(table, results, plot, title=where, season=season)
             if not as_json:
                 print(f"plot written to {plot}", file=sys.stderr)
         updates += 1

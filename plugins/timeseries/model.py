@@ -11,8 +11,8 @@ Design, and why:
   forecast: the median) and exact quantiles from the t distribution (no sampling noise).
 
 Which model forecasts (``model_ref``): ``--model`` goes through ``core.resolve_model``; without it, a shipped
-short series (``own_model`` in data.py) gets its own model when 'apps prepare' has built it, every other
-input the pooled default.
+dataset with an own model (``own_model`` in data.py: the short series and taylor) gets it when
+'apps prepare' has built it, every other input the pooled default.
 """
 
 from __future__ import annotations

@@ -1,7 +1,9 @@
 """``apps prepare timeseries``: the offline defaults, each built by ``core.build_default`` with the app's own
 recipes: the zero-shot pooled PatchTST (``patchtst-pretrain``, in ``models/timeseries/default``) and its
 short-horizon half (``patchtst-pretrain-short``, in ``models/timeseries/default-short``), then one small
-model per shipped short series (``patchtst-series``, in ``models/timeseries/series-NAME``, ~30 s each)."""
+model per shipped dataset that has one (``own_model`` and ``own_settings`` in data.py, in
+``models/timeseries/series-NAME``): ``patchtst-series`` for the short series (~30 s each) and, with a
+two-week context, for taylor (~100 CPU-s)."""
 
 from __future__ import annotations
 
@@ -13,7 +15,6 @@ from plugins.timeseries.model import own_model_dir, short_model_dir
 
 PRETRAIN_RECIPE = "patchtst-pretrain"
 SHORT_RECIPE = "patchtst-pretrain-short"
-SERIES_RECIPE = "patchtst-series"
 
 
 def prepare(app, force: bool = False, overrides=()) -> Path:
@@ -25,6 +26,7 @@ def prepare(app, force: bool = False, overrides=()) -> Path:
     print(f"ready: {short}")
     for name, spec in DATASETS.items():
         if spec.own_model:
-            folder = build_default(app, SERIES_RECIPE, own_model_dir(name), [f"dataset={name}"], force=force)
+            settings = [f"dataset={name}", *spec.own_settings]
+            folder = build_default(app, spec.own_model, own_model_dir(name), settings, force=force)
             print(f"ready: {folder}")
     return pooled

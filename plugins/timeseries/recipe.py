@@ -55,6 +55,9 @@ class TimeseriesRecipe(Recipe, ModelSettings):
     synthetic: int = 0  # generated series added to a pre-training pool (synthetic.py), seeded by `seed`
     synthetic_share: float = 0.5  # fraction of the training windows cut from the synthetic series
     mixup: int = 0  # TSMixup combinations of generated and real series added to the corpus
+    # Share of the generated series of the strong-trend kind (synthetic.py ``_trend``: linear, exponential,
+    # damped, logistic, piecewise; multiplicative seasons). 0: the corpus of the first zero-shot default.
+    trend_share: float = 0.0
     # Fraction of training windows whose context is cut to a random shorter length (the rest masked), so
     # one model learns to forecast from a few yearly points as well as from a full hourly context.
     truncate: float = 0.0

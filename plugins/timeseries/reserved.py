@@ -140,7 +140,7 @@ def min_history(freq: str) -> int:
 def evaluate_suite(forecaster, origins: int = 3, as_json: bool = False, label: str = "patchtst") -> dict:
     """Forecast every reserved series zero-shot and score it beside the seasonal naive and ETS."""
     series, skipped = reserved_series()
-    cache, arima = _Cache("ets"), _Cache("arima")
+    cache, arima = BaselineCache("ets"), BaselineCache("arima")
     rows = []
     for freq in COMPETITION:
         group = [s for s in series if s.freq == freq]
@@ -298,7 +298,7 @@ def auto_arima(history, horizon: int, season: int) -> np.ndarray:
     return np.full(horizon, float(history[-1]))
 
 
-class _Cache:
+class BaselineCache:
     """Baseline forecasts on disk (apps_home/cache/timeseries-METHOD.json), keyed by the history's digest."""
 
     def __init__(self, method: str):

@@ -12,6 +12,11 @@ module makes such a corpus from a seed, so a recipe rebuilds it identically:
 - ``arima``: stationary ARMA(p, q) processes, integrated once or seasonally differenced at random.
 - ``intermittent``: demand that is mostly zero (Bernoulli occurrences, gamma sizes, Croston's setting).
 - ``regime``: Markov switching between two regimes with different level, drift and volatility.
+- ``trend`` (only with ``trend > 0``): a strong trend that dominates the series, as in economic and
+  demographic data: linear, exponential (multiplicative growth), damped, saturating (logistic) or piecewise
+  linear, with an additive or multiplicative season (amplitude growing with the level) and AR(1) noise
+  that is additive or proportional to the level. The other kinds' trends are mild; a model trained on them
+  alone damps the trends that ETS extrapolates (issue #25).
 
 Every series has a frequency (``FREQUENCIES``: hourly to yearly) that fixes its seasonal periods and a
 plausible length (short yearly series, long hourly ones). ``tsmixup`` makes convex combinations of a few
@@ -34,13 +39,18 @@ FREQUENCIES: dict[str, tuple[tuple[int, ...], int, int, float]] = {
 KINDS = {"kernel": 0.35, "ets": 0.2, "arima": 0.2, "intermittent": 0.08, "regime": 0.17}
 
 
-def synthetic_series(count: int, seed: int = 0, min_length: int = 0, max_length: int = 100_000) -> list:
+def synthetic_series(
+    count: int, seed: int = 0, min_length: int = 0, max_length: int = 100_000, trend: float = 0.0
+) -> list:
     """``count`` float32 series of mixed kinds and frequencies; the same list for the same seed.
-    Lengths follow each frequency's range, clipped to ``[min_length, max_length]``."""
-    return [values for _, values in labelled_series(count, seed, min_length, max_length)]
+    Lengths follow each frequency's range, clipped to ``[min_length, max_length]``; a ``trend`` share of
+    the series are of the ``trend`` kind (0: the corpus of the first zero-shot default, draw for draw)."""
+    return [values for _, values in labelled_series(count, seed, min_length, max_length, trend)]
 
 
-def labelled_series(count: int, seed: int = 0, min_length: int = 0, max_length: int = 100_000) -> list:
+def labelled_series(
+    count: int, seed: int = 0, min_length: int = 0, max_length: int = 100_000, trend: float = 0.0
+) -> list:
     """``(frequency, series)`` pairs, as ``synthetic_series`` (validation needs the frequency's horizon)."""
     rng = np.random.default_rng(seed)
     names = list(FREQUENCIES)
@@ -52,6 +62,8 @@ def labelled_series(count: int, seed: int = 0, min_length: int = 0, max_length: 
         periods, shortest, longest, _ = FREQUENCIES[freq]
         length = int(np.clip(np.exp(rng.uniform(np.log(shortest), np.log(longest))), min_length, max_length))
         kind = kinds[rng.choice(len(kinds), p=kind_weights / kind_weights.sum())]
+        if trend > 0 and rng.random() < trend:  # drawn only when asked: trend 0 keeps the old stream
+            kind = "trend"
         values = GENERATORS[kind](rng, length, [p for p in periods if 2 * p <= length])
         out.append((freq, _plausible(rng, values)))
     return out
@@ -192,10 +204,51 @@ def _regime(rng: np.random.Generator, length: int, periods: list) -> np.ndarray:
     return out
 
 
+def _trend(rng: np.random.Generator, length: int, periods: list) -> np.ndarray:
+    """A dominant trend (linear, exponential, damped, logistic or piecewise linear), an optional additive or
+    multiplicative season and AR(1) noise, additive or proportional to the level."""
+    t = np.arange(length, dtype=float) / max(length - 1, 1)  # 0..1 over the series
+    sign = 1.0 if rng.random() < 0.8 else -1.0  # mostly growth, as in sales and population data
+    change = np.exp(rng.uniform(np.log(0.2), np.log(4.0)))  # total change relative to the start level
+    shape = rng.choice(
+        ["linear", "exponential", "damped", "logistic", "piecewise"], p=[0.25, 0.3, 0.15, 0.1, 0.2]
+    )
+    if shape == "linear":
+        base = 1 + sign * min(change, 0.9 if sign < 0 else change) * t
+    elif shape == "exponential":  # constant growth rate: the level multiplies by (1 + change) over the series
+        base = np.exp(sign * np.log1p(change) * t)
+    elif shape == "damped":  # the slope decays geometrically (ETS's damped trend, without noise)
+        phi = 1 - np.exp(rng.uniform(np.log(0.5), np.log(8))) / length
+        steps = np.arange(length)
+        base = 1 + sign * min(change, 0.9) * (1 - phi**steps) / (1 - phi ** max(length - 1, 1))
+    elif shape == "logistic":  # saturating growth around a random midpoint
+        mid, rate = rng.uniform(0.2, 1.2), rng.uniform(4, 12)
+        base = 1 + sign * min(change, 0.9) / (1 + np.exp(-rate * (t - mid)))
+    else:  # piecewise linear: the slope changes at 1-3 random points
+        slopes = rng.normal(sign * change, change * 0.6, 4)
+        knots = np.sort(rng.uniform(0, 1, 3))
+        slope = slopes[np.searchsorted(knots, t)]
+        base = 1 + np.concatenate([[0.0], np.cumsum(slope[1:] * np.diff(t))])
+        base = base - min(base.min(), 0.0) + 0.2  # positive level
+    multiplicative = rng.random() < 0.5
+    if periods and rng.random() < 0.6:
+        period = int(rng.choice(periods))
+        season = _gp_draw(rng, np.arange(length, dtype=float), "periodic", period)
+        season *= rng.uniform(0.03, 0.25) / (np.std(season) + 1e-9)
+        base = base * (1 + season) if multiplicative else base + np.mean(base) * season
+    phi, sigma = rng.uniform(0.0, 0.9), np.exp(rng.uniform(np.log(0.003), np.log(0.06)))
+    noise = np.zeros(length)
+    shocks = rng.normal(0, sigma, length)
+    for i in range(1, length):
+        noise[i] = phi * noise[i - 1] + shocks[i]
+    return base * (1 + noise) if multiplicative else base + np.mean(np.abs(base)) * noise
+
+
 GENERATORS = {
     "kernel": _kernel,
     "ets": _ets,
     "arima": _arima,
     "intermittent": _intermittent,
     "regime": _regime,
+    "trend": _trend,
 }

@@ -185,7 +185,7 @@ def _with_synthetic(real: WindowDataset, recipe, settings: ModelSettings):
 
     from plugins.timeseries.synthetic import synthetic_series, tsmixup
 
-    generated = synthetic_series(recipe.synthetic, seed=recipe.seed)
+    generated = synthetic_series(recipe.synthetic, seed=recipe.seed, trend=recipe.trend_share)
     if recipe.mixup:
         generated += tsmixup(generated + real.series, recipe.mixup, seed=recipe.seed + 1)
     horizon = settings.prediction_length
