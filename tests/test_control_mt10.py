@@ -62,6 +62,18 @@ def test_tokenize_brings_unknown_words_to_known_ones():
     assert tokenize("xyzzy the drawer", vocabulary) == ["<unk>", "the", "drawer"]
 
 
+@needs_wordnet
+def test_training_swaps_are_synonyms_and_more_general_words_of_common_senses():
+    from plugins.control.language import vocabulary_swaps, wordnet
+
+    assert "put" in wordnet().hypernyms("insert")  # insert is a way to put
+    vocabulary = ["insert", "place", "press", "push", "reach", "open", "close", "the", "drawer"]
+    swaps = vocabulary_swaps(vocabulary)
+    assert swaps["insert"] == ["place"] and swaps["press"] == ["push"]
+    assert "reach" not in swaps  # "push" generalises reach only in its ninth sense
+    assert "open" not in swaps and "close" not in swaps  # opposites never swap
+
+
 @needs_metaworld
 def test_mt10_environments_are_registered_seeded_and_end_on_success():
     from plugins.control.envs import known_envs, make_env

@@ -18,7 +18,7 @@ import torch
 from core import AppsError, TrainingParts
 from plugins.control.dataset import EpisodeDataset, read_dataset, write_dataset
 from plugins.control.instruct import InstructPolicy, InstructPolicyConfig, encode_words
-from plugins.control.language import PAD, STOPWORDS, UNK, object_word, vocabulary_synonyms, words
+from plugins.control.language import PAD, STOPWORDS, UNK, object_word, vocabulary_swaps, words
 
 
 def suite_dataset(recipe, progress: bool = True) -> EpisodeDataset:
@@ -85,7 +85,7 @@ class ChunkDataset(torch.utils.data.Dataset):
         self.mean = np.asarray(control["state_mean"], np.float32)
         self.std = np.asarray(control["state_std"], np.float32)
         self.states, self.actions, self.instructions, self.index = [], [], [], []
-        self.swaps = vocabulary_synonyms(config.vocab)
+        self.swaps = vocabulary_swaps(config.vocab)
         self.extend(episodes)
 
     def extend(self, episodes) -> None:
@@ -100,8 +100,8 @@ class ChunkDataset(torch.utils.data.Dataset):
         return len(self.index)
 
     def wording(self, instruction: str) -> str:
-        """The instruction, reworded with probability ``vary``: synonym swaps (not of the object), dropped
-        function words, an unknown word inserted."""
+        """The instruction, reworded with probability ``vary``: WordNet synonym or more general word swaps
+        (not of the object), dropped function words, an unknown word inserted."""
         if self.rng.random() >= self.vary:
             return instruction
         rng, keep = self.rng, object_word(instruction)

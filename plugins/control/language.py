@@ -19,6 +19,7 @@ UNK, PAD = "<unk>", "<pad>"
 # function words: kept as policy tokens, but they carry no weight when matching a sentence to a task
 STOPWORDS = frozenset("a an the to it at and from of in on with into please then now".split())
 _POS = ("noun", "verb", "adj", "adv")
+GENERAL_SENSES = 2  # a word's hypernyms count as its swaps in its this many most common senses
 # WordNet's detachment rules (morphy): inflected ending -> base ending, per part of speech
 _SUFFIXES = {
     "noun": [("s", ""), ("ses", "s"), ("xes", "x"), ("zes", "z"), ("ches", "ch"), ("shes", "sh")],
@@ -80,6 +81,19 @@ class WordNet:
             found += [(pos, c) for c in dict.fromkeys(candidates) if c in self.index[pos]]  # "drawers": both
         return found
 
+    def _synset(self, pos: str, offset: int, handle) -> tuple[list[str], list[tuple[str, str, int]]]:
+        """One synset's one-word lemmas and its pointers ``(symbol, pos letter, offset)`` (a data-file line)."""
+        handle.seek(offset)
+        fields = handle.readline().decode("utf-8", "replace").split()
+        count = int(fields[3], 16)
+        lemmas = [re.sub(r"\(.*\)$", "", fields[4 + 2 * i]).lower() for i in range(count)]
+        at = 4 + 2 * count
+        pointers = [
+            (fields[at + 1 + 4 * k], fields[at + 3 + 4 * k], int(fields[at + 2 + 4 * k]))
+            for k in range(int(fields[at]))
+        ]
+        return [lemma for lemma in lemmas if "_" not in lemma], pointers
+
     @functools.lru_cache(maxsize=4096)  # noqa: B019 - one WordNet per process
     def synonyms(self, word: str) -> dict[str, int]:
         """Every lemma sharing a synset with ``word`` -> the best (lowest) sense rank it is shared at."""
@@ -88,12 +102,22 @@ class WordNet:
             ranks[base] = 0
             with open(self.folder / f"data.{pos}", "rb") as handle:
                 for rank, offset in enumerate(self.index[pos][base]):
-                    handle.seek(offset)
-                    fields = handle.readline().decode("utf-8", "replace").split()
-                    for i in range(int(fields[3], 16)):
-                        lemma = re.sub(r"\(.*\)$", "", fields[4 + 2 * i]).lower()
-                        if "_" not in lemma:
-                            ranks[lemma] = min(ranks.get(lemma, rank + 1), rank + 1)
+                    for lemma in self._synset(pos, offset, handle)[0]:
+                        ranks[lemma] = min(ranks.get(lemma, rank + 1), rank + 1)
+        return ranks
+
+    @functools.lru_cache(maxsize=4096)  # noqa: B019 - one WordNet per process
+    def hypernyms(self, word: str) -> dict[str, int]:
+        """Every lemma of a more general synset of ``word`` ("insert" -> "put", "place" ...) -> the best sense
+        rank of ``word`` it generalises."""
+        ranks: dict[str, int] = {}
+        for pos, base in self.bases(word):
+            with open(self.folder / f"data.{pos}", "rb") as handle:
+                for rank, offset in enumerate(self.index[pos][base]):
+                    for symbol, letter, target in self._synset(pos, offset, handle)[1]:
+                        if symbol == "@" and letter == pos[0]:
+                            for lemma in self._synset(pos, target, handle)[0]:
+                                ranks[lemma] = min(ranks.get(lemma, rank + 1), rank + 1)
         return ranks
 
 
@@ -124,9 +148,10 @@ def tokenize(text: str, vocabulary) -> list[str]:
     return [canonical_word(word, vocabulary) or UNK for word in words(text)]
 
 
-def vocabulary_synonyms(vocabulary) -> dict[str, list[str]]:
-    """Known word -> the other known words WordNet puts in one of its synsets ("push" -> ["press"]): the
-    swaps the training data is augmented with, so either word leads to the task."""
+def vocabulary_swaps(vocabulary) -> dict[str, list[str]]:
+    """Known word -> the other known words it may be replaced by in training: WordNet synonyms ("push" ->
+    ["press"]) and more general words of its two most common senses ("insert" -> ["place"]), so that a
+    sentence saying either word still leads to the task."""
     lexicon = wordnet()
     if lexicon is None:
         return {}
@@ -134,8 +159,11 @@ def vocabulary_synonyms(vocabulary) -> dict[str, list[str]]:
     for word in vocabulary:
         if word in STOPWORDS or word in (UNK, PAD):
             continue
+        general = {w for w, rank in lexicon.hypernyms(word).items() if rank <= GENERAL_SENSES}
         others = sorted(
-            w for w in lexicon.synonyms(word) if w in vocabulary and w != word and w not in STOPWORDS
+            w
+            for w in {*lexicon.synonyms(word), *general}
+            if w in vocabulary and w != word and w not in STOPWORDS
         )
         if others:
             swaps[word] = others

@@ -2,9 +2,14 @@
 
 Held-out source: reset seeds from 1,000,000 on (demonstrations use seeds 0 ... episodes - 1), and the
 paraphrases below, which no training step ever sees (training rewords instructions only with WordNet
-synonyms of the instruction's own words). Reported: success per task and the mean; the shared-start pairs,
-each instruction from the same half-open starts; the paraphrases, each on its task's scene; the scripted
-expert's own success on the same seeds beside each.
+synonyms and more general words of the instruction's own words). Reported: success per task and the mean;
+the shared-start pairs, each instruction from the same half-open starts; each paraphrase set, each
+paraphrase on its task's scene; the scripted expert's own success on the same seeds beside each.
+
+Two paraphrase sets: the first was written with the evaluation (2026-12-05); its one failure ("put the
+peg in from the side": "put" reads as pick-place's "place") led to the more-general-word swaps in
+training, so it no longer measures unseen wording alone. The second was written on 2026-12-06 before the
+policy trained with those swaps was evaluated, and was never used to choose anything.
 """
 
 from __future__ import annotations
@@ -30,6 +35,18 @@ PARAPHRASES = {
     "peg-insert-side-v3": "put the peg in from the side",
     "window-open-v3": "slide the window open",
     "window-close-v3": "shut the window",
+}
+PARAPHRASES_2 = {
+    "reach-v3": "move the arm to the goal",
+    "push-v3": "slide the puck over to the goal",
+    "pick-place-v3": "grab the puck and set it down at the goal",
+    "door-open-v3": "swing the door open",
+    "drawer-open-v3": "open up the drawer",
+    "drawer-close-v3": "push the drawer closed",
+    "button-press-topdown-v3": "press down on the button",
+    "peg-insert-side-v3": "stick the peg in sideways",
+    "window-open-v3": "push the window open",
+    "window-close-v3": "pull the window closed",
 }
 GOALS = {"mean": 0.90, "task": 0.70, "shared": 0.85, "paraphrase_gap": 0.05}
 
@@ -60,12 +77,16 @@ def evaluate_suite(
                 "policy": _rate(env_id, episodes, seed, policy),
                 "expert": expert(env_id),
             }
-    paraphrases = {
-        task: {"instruction": text, "policy": _rate(task, episodes, seed, policy, instruction=text)}
-        for task, text in PARAPHRASES.items()
-    }
+    paraphrases, paraphrases_2 = (
+        {
+            task: {"instruction": text, "policy": _rate(task, episodes, seed, policy, instruction=text)}
+            for task, text in wording.items()
+        }
+        for wording in (PARAPHRASES, PARAPHRASES_2)
+    )
     mean = float(np.mean([row["policy"] for row in tasks.values()]))
     paraphrase_mean = float(np.mean([row["policy"] for row in paraphrases.values()]))
+    paraphrase_2_mean = float(np.mean([row["policy"] for row in paraphrases_2.values()]))
     report = {
         "suite": "mt10",
         "model": str(model_dir),
@@ -78,6 +99,8 @@ def evaluate_suite(
         "shared_start": shared,
         "paraphrases": paraphrases,
         "paraphrase_mean": paraphrase_mean,
+        "paraphrases_2": paraphrases_2,
+        "paraphrase_2_mean": paraphrase_2_mean,
         "seconds": round(time.time() - started, 1),
     }
     report["goals"] = {
@@ -85,7 +108,8 @@ def evaluate_suite(
         f"every task >= {GOALS['task']:.0%}": min(r["policy"] for r in tasks.values()) >= GOALS["task"],
         f"shared start >= {GOALS['shared']:.0%} per instruction": min(r["policy"] for r in shared.values())
         >= GOALS["shared"],
-        f"paraphrases within {GOALS['paraphrase_gap'] * 100:.0f} points": mean - paraphrase_mean
+        f"paraphrases within {GOALS['paraphrase_gap'] * 100:.0f} points (both sets)": mean
+        - min(paraphrase_mean, paraphrase_2_mean)
         <= GOALS["paraphrase_gap"],
     }
     return report
@@ -107,10 +131,12 @@ def suite_table(report: dict) -> str:
     lines.append("shared starts (both instructions from the same half-open states):")
     for env_id, row in report["shared_start"].items():
         lines.append(f"{env_id:26}{row['instruction']:44}{_pct(row['policy']):>8}{_pct(row['expert']):>8}")
-    lines.append("held-out paraphrases (on each task's scene):")
-    for task, row in report["paraphrases"].items():
-        lines.append(f"{task:26}{row['instruction']:44}{_pct(row['policy']):>8}")
-    lines.append(f"{'paraphrase mean':70}{_pct(report['paraphrase_mean']):>8}")
+    for number, key in ((1, "paraphrases"), (2, "paraphrases_2")):
+        lines.append(f"held-out paraphrases, set {number} (on each task's scene):")
+        for task, row in report[key].items():
+            lines.append(f"{task:26}{row['instruction']:44}{_pct(row['policy']):>8}")
+        mean = report["paraphrase_mean" if number == 1 else "paraphrase_2_mean"]
+        lines.append(f"{f'paraphrase mean, set {number}':70}{_pct(mean):>8}")
     for goal, met in report["goals"].items():
         lines.append(f"goal {goal}: {'met' if met else 'NOT met'}")
     return "\n".join(lines)
