@@ -21,6 +21,15 @@ from core.errors import AppsError  # noqa: E402
 
 TINY = {"img_size": 32, "patch_size": 8, "embed_dim": 32, "depth": 2, "num_heads": 2}
 LABELS = [str(d) for d in range(10)] + ["circle", "square", "triangle", "star"]
+# Overrides that make a recipe's real training (minutes) a few seconds: 3 steps of a one-block ViT.
+TINY_TRAINING = [
+    "max_steps=3",
+    "model_args.depth=1",
+    "model_args.embed_dim=32",
+    "model_args.num_heads=2",
+    "eval_batch_size=512",
+    "num_epochs=1",
+]
 
 
 @pytest.fixture
@@ -355,36 +364,10 @@ def test_collect_writes_an_image_folder(tmp_path, apps_home):
     assert (tmp_path / "d" / "labels.txt").read_text().split() == ["cup"]
 
 
-def test_prepare_then_run_uses_the_default(apps_home):
-    """`apps prepare vit` with a tiny override (the real recipe trains for minutes), then no --model."""
-    from core.paths import default_model_dir
-
-    overrides = [
-        "max_steps=3",
-        "model_args.depth=1",
-        "model_args.embed_dim=32",
-        "model_args.num_heads=2",
-        "eval_batch_size=512",
-        "num_epochs=1",
-    ]
-    result = invoke("prepare", "vit", "--no-download", *overrides)
-    assert result.exit_code == 0, result.output
-    assert "handwritten test split: accuracy" in result.output
-    assert (default_model_dir("vit") / "vit_config.json").is_file()
-    assert json.loads((default_model_dir("vit") / "eval" / "metrics.json").read_text())["samples"] == 450
-    data = apps_home / "data" / "vit" / "digits-shapes"  # the default dataset prepare built
-    assert (data / "labels.txt").read_text().split() == LABELS
-    assert len(list((data / "test").rglob("*.png"))) == 450  # held-out: real handwriting
-    result = invoke("run", "vit", "--source", "synthetic://", "-n", "2", "--headless", "--json")
-    assert result.exit_code == 0, result.output
-    lines = json_lines(result.stdout)
-    assert lines[-1]["model"] == str(default_model_dir("vit"))
-    assert {"label", "score"} <= set(lines[0]["shown"])
-
-
-def test_camera_recipe_renders_scenes_and_eval_reports_the_reserved_sources(apps_home, tmp_path, monkeypatch):
-    """The vit-camera recipe with tiny overrides and a few typefaces and photographs: it renders the
-    camera-scenes dataset (none included), and eval of a model with `none` reports both held-out figures."""
+@pytest.fixture
+def few_sources(monkeypatch):
+    """Two training and two reserved typefaces, two reserved photographs, no wallpapers: the camera scenes
+    render in seconds."""
     from plugins.vit import sources
 
     few = {name: getattr(sources, name)()[:2] for name in ("training_fonts", "reserved_fonts", "reserved_photos")}
@@ -393,22 +376,45 @@ def test_camera_recipe_renders_scenes_and_eval_reports_the_reserved_sources(apps
     for name, found in few.items():
         monkeypatch.setattr(sources, name, lambda found=found: found)
     monkeypatch.setattr(sources, "training_backgrounds", lambda: [])
+    return few
+
+
+TINY_SCENES = ["scenes.per_class=2", "scenes.heldout_per_class=1"]
+
+
+def test_prepare_then_run_uses_the_default(apps_home, few_sources):
+    """`apps prepare vit` (the vit-camera recipe) with tiny overrides (the real build trains for minutes),
+    then no --model."""
+    from core.paths import default_model_dir
+
+    result = invoke("prepare", "vit", "--no-download", *TINY_TRAINING, *TINY_SCENES)
+    assert result.exit_code == 0, result.output
+    assert "held-out scenes from reserved sources: accuracy" in result.output
+    assert "handwritten test split (same source as training): accuracy" in result.output
+    assert (default_model_dir("vit") / "vit_config.json").is_file()
+    metrics = json.loads((default_model_dir("vit") / "eval" / "metrics.json").read_text())
+    assert metrics["splits"]["test"]["samples"] == 450 and metrics["splits"]["heldout"]["samples"] == 15
+    data = apps_home / "data" / "vit" / "camera-scenes"  # the dataset prepare built
+    assert (data / "labels.txt").read_text().split() == LABELS + ["none"]
+    assert len(list((data / "test").rglob("*.png"))) == 450  # held-out: real handwriting
+    result = invoke("run", "vit", "--source", "synthetic://", "-n", "2", "--headless", "--json")
+    assert result.exit_code == 0, result.output
+    lines = json_lines(result.stdout)
+    assert lines[-1]["model"] == str(default_model_dir("vit"))
+    assert {"label", "score"} <= set(lines[0]["shown"])
+
+
+def test_camera_recipe_renders_scenes_and_eval_reports_the_reserved_sources(apps_home, tmp_path, few_sources):
+    """The vit-camera recipe with tiny overrides and a few typefaces and photographs: it renders the
+    camera-scenes dataset (none included), and eval of a model with `none` reports both held-out figures."""
     run = tmp_path / "camera"
-    overrides = [
-        "max_steps=3",
-        "model_args.depth=1",
-        "model_args.embed_dim=32",
-        "model_args.num_heads=2",
-        "eval_batch_size=512",
-        "num_epochs=1",
-        "scenes.per_class=2",
-        "scenes.heldout_per_class=1",
-    ]
-    result = invoke("train", "vit", "--recipe", "vit-camera", "-o", str(run), *overrides)
+    result = invoke("train", "vit", "--recipe", "vit-camera", "-o", str(run), *TINY_TRAINING, *TINY_SCENES)
     assert result.exit_code == 0, result.output
     data = apps_home / "data" / "vit" / "camera-scenes"
     assert (data / "labels.txt").read_text().split() == LABELS + ["none"]
-    assert len(list((data / "train" / "none").glob("*.png"))) == 4
+    # the recipe renders its training scenes afresh (scenes.fresh): no train/ folder, val/ from training sources
+    assert not (data / "train").exists() and len(list((data / "val" / "none").glob("*.png"))) == 20
+    assert json.loads((run / "run.json").read_text())["train_images"] == 2 * 16  # one epoch of fresh scenes
     result = invoke("eval", "vit", "--model", str(run), "--json")
     assert result.exit_code == 0, result.output
     metrics = json_lines(result.stdout)[-1]
@@ -416,6 +422,39 @@ def test_camera_recipe_renders_scenes_and_eval_reports_the_reserved_sources(apps
     assert metrics["splits"]["heldout"]["samples"] == 15  # one scene of each class, none included
     assert "reserved" in metrics["splits"]["heldout"]["source"]
     assert 0 <= metrics["heldout_none_false_positive_rate"] <= 1
+
+
+def test_fresh_scenes_render_a_new_scene_for_every_item(few_sources):
+    """FreshScenes: one epoch cycles through the classes (none twice), and the same index never repeats."""
+    from plugins.vit.camera_data import FreshScenes
+
+    labels = LABELS + ["none"]
+    scenes = FreshScenes(labels, per_class=3, size=32, mean=[0.5] * 3, std=[0.5] * 3)
+    assert len(scenes) == 3 * 16
+    first, again = scenes[1], scenes[1]
+    assert first["labels"] == again["labels"] == 1 and first["pixel_values"].shape == (3, 32, 32)
+    assert not np.array_equal(first["pixel_values"].numpy(), again["pixel_values"].numpy())
+    assert sorted({scenes[i]["labels"] for i in range(16)}) == list(range(15))
+
+
+def test_conv_stem_batch_norms_are_folded_for_inference():
+    """The live view's model folds the stem's batch norms into its convolutions: the same logits."""
+    import torch
+
+    from plugins.vit.model import TimmClassifier, fuse_conv_stem
+
+    torch.manual_seed(0)
+    args = {**TINY, "img_size": 32, "patch_size": 16, "conv_stem": 4, "conv_stem_depth": 2, "init_values": 0.1}
+    model = TimmClassifier("vit_tiny_patch16_224", LABELS, args)
+    model.train()(torch.randn(8, 3, 32, 32))  # batch statistics away from the identity
+    vit = model.eval().model
+    pixels = torch.randn(2, 3, 32, 32)
+    with torch.inference_mode():
+        before = vit(pixels)
+        fuse_conv_stem(vit)
+        after = vit(pixels)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in vit.patch_embed.proj)
+    assert torch.allclose(before, after, atol=1e-5)
 
 
 def test_lora_recipe_trains_and_loads_merged(tmp_path, apps_home):

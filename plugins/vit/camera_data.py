@@ -27,25 +27,26 @@ def build_camera_dataset(
     size: int = 48,
     seed: int = 0,
     workers: int = 2,
+    fresh: bool = False,
 ) -> Path:
     """Write the camera-scenes dataset to ``root`` (kept when its manifest matches).
 
     train/val: scenes from the training typefaces and backgrounds (``none``: twice ``per_class``), with the
     train/val parts of scikit-learn's handwritten digits; test: the held-out handwritten test split (plain
     scans, as the digits-shapes dataset has them); heldout: scenes from the reserved typefaces and photographs
-    only (plugins/vit/sources.py), never trained on.
+    only (plugins/vit/sources.py), never trained on. ``fresh``: no train/ folder; training renders its scenes
+    afresh as it goes (:class:`FreshScenes`).
     """
     import shutil
 
     import cv2
-    from sklearn.datasets import load_digits
 
     from plugins.vit import scenes, sources
 
     root = Path(root)
     summary = sources.source_summary()
-    manifest = {"name": CAMERA_DATASET, "version": 1, "seed": seed, "per_class": per_class, "size": size,
-                "heldout_per_class": heldout_per_class, "sources": summary}  # fmt: skip
+    manifest = {"name": CAMERA_DATASET, "version": 3, "seed": seed, "per_class": per_class, "size": size,
+                "heldout_per_class": heldout_per_class, "fresh": fresh, "sources": summary}  # fmt: skip
     manifest_path = root / "dataset.json"
     if manifest_matches(manifest_path, manifest):
         return root
@@ -53,13 +54,8 @@ def build_camera_dataset(
     print(f"rendering the camera scenes into {root} (training typefaces and wallpapers; heldout/ from the "
           "reserved ones) ...", file=sys.stderr)  # fmt: skip
     shutil.rmtree(root, ignore_errors=True)
-    digits = load_digits()
-    raw = [(image, int(t)) for image, t in zip(digits.images, digits.target, strict=True)]
-    train_idx, val_idx, test_idx = handwritten_split([t for _, t in raw], seed)
-    training = {
-        split: scenes.Sources(sources.training_fonts(), sources.training_backgrounds(), [raw[i] for i in idx])
-        for split, idx in (("train", train_idx), ("val", val_idx))
-    }
+    raw, (_, _, test_idx) = _handwritten(seed)
+    training = {split: training_sources(split, seed) for split in ("train", "val")}
     reserved = scenes.Sources(
         sources.reserved_fonts(), sources.reserved_photos(), stroke_digits=False, procedural=0.0
     )
@@ -76,7 +72,7 @@ def build_camera_dataset(
             (HELDOUT_SPLIT, "reserved", reserved, {label: heldout_per_class for label in CAMERA_LABELS}),
         )
     ):
-        if split == HELDOUT_SPLIT and not (reserved.fonts and reserved.backgrounds):
+        if (split == HELDOUT_SPLIT and not (reserved.fonts and reserved.backgrounds)) or (split == "train" and fresh):
             continue
         scenes.render_split(root / split, kind, source, split_counts, seed * 100 + number, size, workers)
     for i in test_idx:  # the handwritten test split, as in digits-shapes: 32x32 dark ink on paper
@@ -94,6 +90,70 @@ def build_camera_dataset(
     )
     manifest_path.write_text(json.dumps(manifest, indent=2))
     return root
+
+
+def _handwritten(seed: int):
+    """scikit-learn's handwritten digits as (8x8 image, digit) pairs, and their train/val/test indices."""
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    raw = [(image, int(t)) for image, t in zip(digits.images, digits.target, strict=True)]
+    return raw, handwritten_split([t for _, t in raw], seed)
+
+
+def training_sources(split: str = "train", seed: int = 0):
+    """What the scenes of ``split`` (train or val) are drawn from: the training typefaces and backgrounds,
+    and that split's part of the handwritten digits (the test part is never drawn)."""
+    from plugins.vit import scenes, sources
+
+    raw, (train_idx, val_idx, _) = _handwritten(seed)
+    indices = train_idx if split == "train" else val_idx
+    return scenes.Sources(sources.training_fonts(), sources.training_backgrounds(), [raw[i] for i in indices])
+
+
+class FreshScenes:
+    """The training split rendered afresh: every item is a new scene (``render_scene``), so an epoch never
+    repeats the last one and no PNG is written or decoded. Items cycle through the classes (``none`` twice
+    as often, as in the rendered split); ``__len__`` is one epoch. The typefaces, glyphs and backgrounds
+    are loaded here, before the DataLoader's workers fork, and each worker draws from its own generator
+    (torch gives every worker of every epoch its own seed)."""
+
+    def __init__(self, labels: list[str], per_class: int, size: int, mean, std, seed: int = 0, warm: bool = True):
+        from plugins.vit import scenes
+
+        self.labels, self.size, self.mean, self.std, self.seed = list(labels), size, mean, std, seed
+        self.order = [label for label in self.labels for _ in range(2 if label == NONE else 1)]
+        self.length = per_class * len(self.order)
+        self.cache = scenes.GlyphCache(training_sources("train", seed), like=next(iter(scenes._CACHES.values()), None))
+        if warm:  # the typefaces' digit masks, drawn once here rather than again in every worker
+            for font in self.cache.fonts:
+                for digit in range(10):
+                    self.cache.text_mask(font, str(digit))
+        self._rng: tuple | None = None
+        self.skipped: list[str] = []
+
+    def __len__(self) -> int:
+        return self.length
+
+    def rng(self) -> np.random.Generator:
+        import torch
+
+        info = torch.utils.data.get_worker_info()
+        key = info.seed if info is not None else None
+        if self._rng is None or self._rng[0] != key:
+            self._rng = (key, np.random.default_rng(key if key is not None else self.seed))
+        return self._rng[1]
+
+    def __getitem__(self, index: int) -> dict:
+        import torch
+
+        from plugins.vit.data import normalize
+        from plugins.vit.scenes import render_scene
+
+        label = self.order[index % len(self.order)]
+        image = render_scene(label, self.cache, self.rng(), self.size)
+        return {"pixel_values": torch.from_numpy(normalize(image, self.mean, self.std)),
+                "labels": self.labels.index(label)}  # fmt: skip
 
 
 def _warn_missing_sources(summary: dict) -> None:

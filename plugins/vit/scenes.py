@@ -290,10 +290,29 @@ def camera(scene: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray
     return cv2.resize(frame, (size, size), interpolation=cv2.INTER_AREA)
 
 
+SCAN_SHARE = 0.08  # of the digit scenes, when there are handwritten digits: a plain scan, no scene
+
+
+def handwritten_scan(digit: int, cache: GlyphCache, rng: np.random.Generator, size: int) -> np.ndarray:
+    """A handwritten digit as a plain scan (dark ink filling white paper, as the handwritten test split and
+    the earlier digits-shapes default show them), with light exposure, contrast and noise."""
+    import cv2
+
+    choices = [image for image, target in cache.sources.handwritten if target == digit]
+    image = choices[rng.integers(len(choices))]
+    gray = cv2.resize((255 - image * (255.0 / 16.0)).astype(np.uint8), (32, 32), interpolation=cv2.INTER_LINEAR)
+    out = cv2.resize(gray, (size, size), interpolation=cv2.INTER_LINEAR).astype(np.float32)
+    out = (out - 128) * rng.uniform(0.7, 1.1) + 128 + rng.uniform(-30, 20)
+    out += rng.normal(0, rng.uniform(0, 6), out.shape)
+    return cv2.cvtColor(np.clip(out, 0, 255).astype(np.uint8), cv2.COLOR_GRAY2BGR)
+
+
 def render_scene(label: str, cache: GlyphCache, rng: np.random.Generator, size: int = 48) -> np.ndarray:
     """One camera frame (BGR uint8, ``size`` x ``size``) showing ``label``: a digit, a shape or ``none``."""
     from plugins.vit.data import DIGITS, SHAPES
 
+    if label in DIGITS and cache.sources.handwritten and rng.random() < SCAN_SHARE:
+        return handwritten_scan(int(label), cache, rng, size)
     side = 2 * size
     scene = background(side, cache, rng)
     glyph = None

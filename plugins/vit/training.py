@@ -10,6 +10,7 @@ import numpy as np
 
 from core import AppsError, TrainingParts
 from plugins.vit.data import (
+    CAMERA_DATASET,
     ImageFolderDataset,
     collate,
     dataset_labels,
@@ -33,11 +34,11 @@ def training_parts(recipe) -> TrainingParts:
 
     root = resolve_dataset(recipe.dataset, **recipe.scenes)
     labels = dataset_labels(root)
-    if not (root / "train").is_dir():
+    fresh = bool(recipe.scenes.get("fresh")) and recipe.dataset == CAMERA_DATASET
+    if not fresh and not (root / "train").is_dir():
         raise AppsError(
             f"{root} has no train/ folder", hint="layout: ROOT/train/CLASS/*.jpg and ROOT/val/CLASS/*.jpg"
         )
-    train_split = scan_split(root / "train", labels, require_all=True)
     model = TimmClassifier(
         recipe.model,
         labels,
@@ -48,9 +49,16 @@ def training_parts(recipe) -> TrainingParts:
     model.label_smoothing = recipe.label_smoothing
     size = model.preprocess["image_size"]
     common = {"image_size": size, "mean": recipe.mean, "std": recipe.std, "crop_pct": recipe.crop_pct}
-    train = ImageFolderDataset(
-        train_split, train=True, seed=recipe.seed, augment_strength=recipe.augment, **common
-    )
+    if fresh:  # camera scenes rendered afresh for every item (in the DataLoader's workers)
+        from plugins.vit.camera_data import FreshScenes
+
+        per_class = int(recipe.scenes.get("per_class", 1200))
+        train = FreshScenes(labels, per_class, size, recipe.mean, recipe.std, seed=recipe.seed)
+    else:
+        train_split = scan_split(root / "train", labels, require_all=True)
+        train = ImageFolderDataset(
+            train_split, train=True, seed=recipe.seed, augment_strength=recipe.augment, **common
+        )
     evaluation = None
     if (root / "val").is_dir():
         evaluation = ImageFolderDataset(scan_split(root / "val", labels), **common)
