@@ -56,6 +56,9 @@ class Recipe:
     eval_steps: Union[int, None] = None  # noqa: UP007  (None: evaluate once per epoch)
     logging_steps: int = 10
     save_steps: int = 200
+    # also checkpoint at the first log step this many minutes after the last checkpoint (0: never), so a
+    # kill loses at most that much work however large save_steps is
+    save_minutes: float = 10.0
     save_total_limit: int = 2
     early_stopping_patience: Union[int, None] = None  # noqa: UP007
     metric_for_best_model: Union[str, None] = None  # noqa: UP007

@@ -255,6 +255,15 @@ def test_plugin_can_stop_training(tiny_plugin, tmp_path):
     assert {"log", "evaluate", "save"} <= {event for event, _ in events}
 
 
+def test_checkpoints_come_every_save_minutes_whatever_save_steps_says(tiny_plugin, tmp_path):
+    settings = ["max_steps=6", "logging_steps=2", "save_steps=100000", "save_total_limit=5"]
+    run, untimed = tmp_path / "timed", tmp_path / "untimed"
+    train("-r", "tiny-lm", *settings, "save_minutes=1.0e-6", "-o", str(run))  # due at every log step
+    assert all((run / f"checkpoint-{step}" / ".complete").is_file() for step in (2, 4, 6))
+    train("-r", "tiny-lm", *settings, "save_minutes=0", "-o", str(untimed))
+    assert [path.name for path in untimed.glob("checkpoint-*")] == ["checkpoint-6"]  # the last step only
+
+
 def test_existing_run_needs_resume(tiny_plugin, tmp_path):
     run = tmp_path / "taken"
     run.mkdir()

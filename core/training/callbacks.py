@@ -14,14 +14,16 @@ from core.training.parts import TrainingParts
 
 
 class RunCallback:
-    """Writes the run log, marks whole checkpoints and calls ``on_train_event`` hooks (rank 0 only;
-    a stop request is shared with every rank so DDP processes stop together)."""
+    """Writes the run log, marks whole checkpoints, checkpoints every ``save_minutes`` and calls
+    ``on_train_event`` hooks (rank 0 only; a stop or save request is shared with every rank so DDP
+    processes stop and save together)."""
 
-    def __init__(self, app, run_dir: Path, samples_per_step: int):
+    def __init__(self, app, run_dir: Path, samples_per_step: int, save_minutes: float = 0.0):
         self.app = app
         self.run_dir = run_dir
         self.samples_per_step = samples_per_step
-        self.start = self.last_time = time.time()
+        self.save_seconds = 60.0 * save_minutes
+        self.start = self.last_time = self.last_save = time.time()
         self.start_step = self.last_step = 0
 
     def _event(self, event: str, args, state, control, metrics: dict | None = None):
@@ -48,7 +50,7 @@ class RunCallback:
         return control
 
     def on_train_begin(self, args, state, control, **kwargs):
-        self.start = self.last_time = time.time()
+        self.start = self.last_time = self.last_save = time.time()
         self.start_step = self.last_step = state.global_step
         return self._event("train_begin", args, state, control)
 
@@ -75,12 +77,15 @@ class RunCallback:
             row["elapsed"] = round(elapsed, 3)
             row["remaining"] = round(elapsed / progressed * max(state.max_steps - state.global_step, 0), 3)
             rundir.append_log(self.run_dir, row)
+        if self.save_seconds > 0 and agree(time.time() - self.last_save >= self.save_seconds):
+            control.should_save = True  # the Trainer saves right after logging
         return self._event("log", args, state, control, logs)
 
     def on_evaluate(self, args, state, control, metrics=None, **kwargs):
         return self._event("evaluate", args, state, control, metrics or {})
 
     def on_save(self, args, state, control, **kwargs):
+        self.last_save = time.time()
         barrier()  # every rank has written its rng state
         if state.is_world_process_zero:
             folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
@@ -107,7 +112,8 @@ def training_callbacks(app, run_dir: Path, recipe, parts: TrainingParts, world_s
     from transformers import EarlyStoppingCallback
 
     samples_per_step = recipe.batch_size * recipe.gradient_accumulation_steps * world_size
-    callbacks = [callback_class()(app, run_dir, samples_per_step), memory, *parts.callbacks]
+    run_callback = callback_class()(app, run_dir, samples_per_step, recipe.save_minutes)
+    callbacks = [run_callback, memory, *parts.callbacks]
     if recipe.early_stopping_patience:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=recipe.early_stopping_patience))
     return callbacks
