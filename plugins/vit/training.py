@@ -27,6 +27,18 @@ def accuracy_metrics(eval_prediction) -> dict:
     return {"accuracy": float((np.argmax(logits, axis=-1) == labels).mean())}
 
 
+def _leave_cores_to_workers(workers: int) -> None:
+    """On a CPU, the model's threads and the scene-rendering workers share the cores: the model gets the
+    cores the workers leave (2 cores, 1 worker: one thread). Measured on 2 cores, 150 steps: 48 s and 70
+    CPU s with one thread, 59 s and 109 CPU s with two (OpenMP's threads spin while the worker renders)."""
+    import torch
+
+    from core import cpu_threads
+
+    if workers > 0 and not torch.cuda.is_available():
+        torch.set_num_threads(max(1, cpu_threads() - workers))
+
+
 def training_parts(recipe) -> TrainingParts:
     import copy
 
@@ -54,6 +66,7 @@ def training_parts(recipe) -> TrainingParts:
 
         per_class = int(recipe.scenes.get("per_class", 1200))
         train = FreshScenes(labels, per_class, size, recipe.mean, recipe.std, seed=recipe.seed)
+        _leave_cores_to_workers(recipe.dataloader_workers)
     else:
         train_split = scan_split(root / "train", labels, require_all=True)
         train = ImageFolderDataset(
