@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -215,7 +215,7 @@ class InputSource:
     @classmethod
     def take(cls, options: dict) -> InputSource:
         """The group's values, removed from ``options`` (a verb's keyword arguments); absent ones default."""
-        names = ("csv", "dataset", "freq", "ds_col", "y_col", "id_col")
+        names = [field.name for field in fields(cls)]
         return cls(**{name: options.pop(name) for name in names if name in options})
 
     def load(self, quiet: bool = False):

@@ -3,6 +3,7 @@ the training sources (train/, val/), the reserved sources only (heldout/), and t
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 from pathlib import Path
@@ -92,6 +93,7 @@ def build_camera_dataset(
     return root
 
 
+@functools.lru_cache(maxsize=2)
 def _handwritten(seed: int):
     """scikit-learn's handwritten digits as (8x8 image, digit) pairs, and their train/val/test indices."""
     from sklearn.datasets import load_digits
@@ -124,7 +126,7 @@ class FreshScenes:
         self.labels, self.size, self.mean, self.std, self.seed = list(labels), size, mean, std, seed
         self.order = [label for label in self.labels for _ in range(2 if label == NONE else 1)]
         self.length = per_class * len(self.order)
-        self.cache = scenes.GlyphCache(training_sources("train", seed), like=next(iter(scenes._CACHES.values()), None))
+        self.cache = scenes.glyph_cache("fresh-train", training_sources("train", seed))
         if warm:  # the typefaces' digit masks, drawn once here rather than again in every worker
             for font in self.cache.fonts:
                 for digit in range(10):

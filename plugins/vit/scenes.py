@@ -346,6 +346,13 @@ def render_scene(label: str, cache: GlyphCache, rng: np.random.Generator, size: 
 _CACHES: dict[str, GlyphCache] = {}
 
 
+def glyph_cache(kind: str, sources: Sources) -> GlyphCache:
+    """Load ``sources`` for rendering (before workers fork, so they share it) and keep it as ``kind``; the
+    typefaces, glyphs and backgrounds of an earlier cache with the same ones are shared, not loaded again."""
+    _CACHES[kind] = GlyphCache(sources, like=next(iter(_CACHES.values()), None))
+    return _CACHES[kind]
+
+
 def _render_chunk(job: tuple) -> list[tuple[str, np.ndarray]]:
     """Worker: render ``count`` scenes of one class with the sources of ``kind`` (one seed per chunk)."""
     kind, label, start, count, seed, size = job
@@ -357,8 +364,7 @@ def render_split(folder: Path, kind: str, sources: Sources, counts: dict, seed: 
     """Render ``counts[label]`` scenes per class into ``folder/label/`` (PNG) with ``workers`` processes."""
     import cv2
 
-    # Loaded here, before the workers fork: they share the typefaces, glyphs and backgrounds.
-    _CACHES[kind] = GlyphCache(sources, like=next(iter(_CACHES.values()), None))
+    glyph_cache(kind, sources)
     jobs = []
     for index, (label, count) in enumerate(counts.items()):
         for start in range(0, count, 250):
