@@ -48,6 +48,18 @@ PARAPHRASES_2 = {
     "window-open-v3": "push the window open",
     "window-close-v3": "pull the window closed",
 }
+PARAPHRASES_3 = {
+    "reach-v3": "bring the gripper to the target",
+    "push-v3": "nudge the puck toward the target",
+    "pick-place-v3": "pick the puck up and drop it on the target",
+    "door-open-v3": "pull open the door",
+    "drawer-open-v3": "pull out the drawer",
+    "drawer-close-v3": "shut the drawer",
+    "button-press-topdown-v3": "press the button from above",
+    "peg-insert-side-v3": "slide the peg into the hole from the side",
+    "window-open-v3": "slide open the window",
+    "window-close-v3": "slide the window shut",
+}
 GOALS = {"mean": 0.90, "task": 0.70, "shared": 0.85, "paraphrase_gap": 0.05}
 
 
