@@ -6,10 +6,16 @@ synonyms and more general words of the instruction's own words). Reported: succe
 the shared-start pairs, each instruction from the same half-open starts; each paraphrase set, each
 paraphrase on its task's scene; the scripted expert's own success on the same seeds beside each.
 
-Two paraphrase sets: the first was written with the evaluation (2026-12-05); its one failure ("put the
-peg in from the side": "put" reads as pick-place's "place") led to the more-general-word swaps in
-training, so it no longer measures unseen wording alone. The second was written on 2026-12-06 before the
-policy trained with those swaps was evaluated, and was never used to choose anything.
+Three paraphrase sets, each written before a policy was trained on what it led to:
+1. written with the evaluation (2026-12-05); its one failure ("put the peg in from the side": "put" reads
+   as pick-place's "place") led to the more-general-word swaps in training;
+2. written on 2026-12-06 before the policy trained with those swaps was evaluated; its failures guided the
+   next session's work;
+3. written on 2026-12-07 before that work; its author then designed that work knowing its words (the
+   verb-definition rule of language.canonical_word maps one of them), so it is not fully independent;
+4. written on 2026-12-07 once that work was fixed and its policy was training, before any evaluation of
+   it: never used to choose anything.
+The goal is met when every set is within the gap.
 """
 
 from __future__ import annotations
@@ -60,6 +66,19 @@ PARAPHRASES_3 = {
     "window-open-v3": "slide open the window",
     "window-close-v3": "slide the window shut",
 }
+PARAPHRASES_4 = {
+    "reach-v3": "reach out and touch the goal",
+    "push-v3": "move the puck along the table to the goal",
+    "pick-place-v3": "take the puck and place it on the goal",
+    "door-open-v3": "yank the door open",
+    "drawer-open-v3": "drag the drawer open",
+    "drawer-close-v3": "close the drawer please",
+    "button-press-topdown-v3": "tap the button on top",
+    "peg-insert-side-v3": "push the peg in from the side",
+    "window-open-v3": "open the window up",
+    "window-close-v3": "close up the window",
+}
+PARAPHRASE_SETS = [PARAPHRASES, PARAPHRASES_2, PARAPHRASES_3, PARAPHRASES_4]
 GOALS = {"mean": 0.90, "task": 0.70, "shared": 0.85, "paraphrase_gap": 0.05}
 
 
@@ -89,16 +108,14 @@ def evaluate_suite(
                 "policy": _rate(env_id, episodes, seed, policy),
                 "expert": expert(env_id),
             }
-    paraphrases, paraphrases_2 = (
-        {
+    paraphrase_sets = []
+    for wording in PARAPHRASE_SETS:
+        rows = {
             task: {"instruction": text, "policy": _rate(task, episodes, seed, policy, instruction=text)}
             for task, text in wording.items()
         }
-        for wording in (PARAPHRASES, PARAPHRASES_2)
-    )
+        paraphrase_sets.append({"tasks": rows, "mean": float(np.mean([r["policy"] for r in rows.values()]))})
     mean = float(np.mean([row["policy"] for row in tasks.values()]))
-    paraphrase_mean = float(np.mean([row["policy"] for row in paraphrases.values()]))
-    paraphrase_2_mean = float(np.mean([row["policy"] for row in paraphrases_2.values()]))
     report = {
         "suite": "mt10",
         "model": str(model_dir),
@@ -109,10 +126,7 @@ def evaluate_suite(
         "mean": mean,
         "expert_mean": None if skip_expert else float(np.mean([row["expert"] for row in tasks.values()])),
         "shared_start": shared,
-        "paraphrases": paraphrases,
-        "paraphrase_mean": paraphrase_mean,
-        "paraphrases_2": paraphrases_2,
-        "paraphrase_2_mean": paraphrase_2_mean,
+        "paraphrase_sets": paraphrase_sets,
         "seconds": round(time.time() - started, 1),
     }
     report["goals"] = {
@@ -120,8 +134,8 @@ def evaluate_suite(
         f"every task >= {GOALS['task']:.0%}": min(r["policy"] for r in tasks.values()) >= GOALS["task"],
         f"shared start >= {GOALS['shared']:.0%} per instruction": min(r["policy"] for r in shared.values())
         >= GOALS["shared"],
-        f"paraphrases within {GOALS['paraphrase_gap'] * 100:.0f} points (both sets)": mean
-        - min(paraphrase_mean, paraphrase_2_mean)
+        f"paraphrases within {GOALS['paraphrase_gap'] * 100:.0f} points (every set)": mean
+        - min(row["mean"] for row in paraphrase_sets)
         <= GOALS["paraphrase_gap"],
     }
     return report
@@ -143,12 +157,11 @@ def suite_table(report: dict) -> str:
     lines.append("shared starts (both instructions from the same half-open states):")
     for env_id, row in report["shared_start"].items():
         lines.append(f"{env_id:26}{row['instruction']:44}{_pct(row['policy']):>8}{_pct(row['expert']):>8}")
-    for number, key in ((1, "paraphrases"), (2, "paraphrases_2")):
+    for number, paraphrases in enumerate(report["paraphrase_sets"], 1):
         lines.append(f"held-out paraphrases, set {number} (on each task's scene):")
-        for task, row in report[key].items():
+        for task, row in paraphrases["tasks"].items():
             lines.append(f"{task:26}{row['instruction']:44}{_pct(row['policy']):>8}")
-        mean = report["paraphrase_mean" if number == 1 else "paraphrase_2_mean"]
-        lines.append(f"{f'paraphrase mean, set {number}':70}{_pct(mean):>8}")
+        lines.append(f"{f'paraphrase mean, set {number}':70}{_pct(paraphrases['mean']):>8}")
     for goal, met in report["goals"].items():
         lines.append(f"goal {goal}: {'met' if met else 'NOT met'}")
     return "\n".join(lines)
