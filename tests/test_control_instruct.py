@@ -121,13 +121,17 @@ def test_suite_evaluation_reports_tasks_shared_starts_and_paraphrases(tiny_run, 
     run_dir, _ = tiny_run
     monkeypatch.setattr(suite_eval, "MT10", ["reach-v3"])
     monkeypatch.setattr(suite_eval, "SHARED_PAIRS", SHARED_PAIRS[:1])
-    monkeypatch.setattr(suite_eval, "PARAPHRASES", {"reach-v3": "reach for the goal"})
-    monkeypatch.setattr(suite_eval, "PARAPHRASES_2", {"reach-v3": "move the arm to the goal"})
+    monkeypatch.setattr(
+        suite_eval,
+        "PARAPHRASE_SETS",
+        [{"reach-v3": "reach for the goal"}, {"reach-v3": "move the arm to the goal"}],
+    )
     report = suite_eval.evaluate_suite(load_policy(run_dir), run_dir, episodes=1)
     assert report["tasks"]["reach-v3"]["expert"] == 1.0
     assert set(report["shared_start"]) == {"drawer-open-shared-v3", "drawer-close-shared-v3"}
-    assert report["paraphrases"]["reach-v3"]["instruction"] == "reach for the goal"
-    assert report["paraphrases_2"]["reach-v3"]["instruction"] == "move the arm to the goal"
+    first, second = report["paraphrase_sets"]
+    assert first["tasks"]["reach-v3"]["instruction"] == "reach for the goal"
+    assert second["tasks"]["reach-v3"]["instruction"] == "move the arm to the goal"
     assert "1000000" in report["held_out"] and len(report["goals"]) == 4
     text = suite_eval.suite_table(report)
     assert "shared starts" in text and "paraphrase mean, set 2" in text

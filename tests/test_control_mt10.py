@@ -60,6 +60,19 @@ def test_tokenize_brings_unknown_words_to_known_ones():
     vocabulary = {"the", "close", "drawer", "open"}
     assert tokenize("Shut the drawers", vocabulary) == ["close", "the", "drawer"]
     assert tokenize("xyzzy the drawer", vocabulary) == ["<unk>", "the", "drawer"]
+    assert tokenize("slide the drawer shut", vocabulary) == ["<unk>", "the", "drawer", "close"]  # "closed"
+
+
+@needs_wordnet
+def test_tokenize_reads_a_command_verb_as_a_verb_and_defines_it():
+    vocabulary = {"the", "push", "place", "peg", "puck", "button", "and", "it"}
+    # a verb is defined by a more general one: nudge is "push against gently"
+    assert tokenize("nudge the puck", vocabulary) == ["push", "the", "puck"]
+    # "stick" shares a synset with the noun "peg", but a command starts with a verb
+    assert tokenize("stick the peg", vocabulary)[0] != "peg"
+    # only the first word of a clause is read as a verb: "down" is not "set down" -> place
+    assert tokenize("push the button down", vocabulary) == ["push", "the", "button", "<unk>"]
+    assert tokenize("lift the puck and put it", vocabulary)[-2:] == ["place", "it"]
 
 
 @needs_wordnet

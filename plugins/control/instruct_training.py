@@ -3,8 +3,8 @@
 The data: a suite's demonstrations (``apps collect control --env mt10``), each episode with its instruction.
 Every step is one example: the instruction, the last ``context_length`` states, and the expert's next
 ``chunk`` actions. While training, the instruction's wording varies (WordNet synonyms among the known words,
-dropped function words, unknown words inserted) so that the policy reads what the words mean rather than one
-fixed string; no evaluation paraphrase is ever seen.
+content words made unknown, dropped function words, unknown words inserted) so that the policy reads what
+the words mean rather than one fixed string; no evaluation paraphrase is ever seen.
 """
 
 from __future__ import annotations
@@ -19,6 +19,10 @@ from core import AppsError, TrainingParts
 from plugins.control.dataset import EpisodeDataset, read_dataset, write_dataset
 from plugins.control.instruct import InstructPolicy, InstructPolicyConfig, encode_words
 from plugins.control.language import PAD, STOPWORDS, UNK, object_word, vocabulary_swaps, words
+
+
+UNKNOWN = "xunknownx"  # stands for any word WordNet cannot place
+UNKNOWN_WORD, UNKNOWN_OBJECT = 0.3, 0.1  # in a reworded instruction: chance a content word / the object is unknown
 
 
 def suite_dataset(recipe, progress: bool = True) -> EpisodeDataset:
@@ -101,21 +105,24 @@ class ChunkDataset(torch.utils.data.Dataset):
 
     def wording(self, instruction: str) -> str:
         """The instruction, reworded with probability ``vary``: WordNet synonym or more general word swaps
-        (not of the object), dropped function words, an unknown word inserted."""
+        (not of the object), content words made unknown (word dropout: a sentence with a verb or object the
+        policy never learned must still lead somewhere sensible, from the words it knows and the scene),
+        dropped function words, and up to two unknown words inserted."""
         if self.rng.random() >= self.vary:
             return instruction
         rng, keep = self.rng, object_word(instruction)
         out = []
         for word in words(instruction):
-            if word in STOPWORDS and rng.random() < 0.3:
-                continue
-            if word != keep and word in self.swaps and rng.random() < 0.5:
+            if word in STOPWORDS:
+                if rng.random() < 0.3:
+                    continue
+            elif rng.random() < (UNKNOWN_OBJECT if word == keep else UNKNOWN_WORD):
+                word = UNKNOWN
+            elif word != keep and word in self.swaps and rng.random() < 0.5:
                 word = self.swaps[word][rng.integers(len(self.swaps[word]))]
             out.append(word)
-        if rng.random() < 0.5:
-            out.insert(
-                int(rng.integers(len(out) + 1)), "xunknownx"
-            )  # stands for any word WordNet cannot place
+        for _ in range(rng.integers(3)):
+            out.insert(int(rng.integers(len(out) + 1)), UNKNOWN)
         return " ".join(out)
 
     def __getitem__(self, item):

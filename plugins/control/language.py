@@ -18,6 +18,7 @@ from pathlib import Path
 UNK, PAD = "<unk>", "<pad>"
 # function words: kept as policy tokens, but they carry no weight when matching a sentence to a task
 STOPWORDS = frozenset("a an the to it at and from of in on with into please then now".split())
+CLAUSE_STARTS = frozenset("and then".split())
 _POS = ("noun", "verb", "adj", "adv")
 GENERAL_SENSES = 2  # a word's hypernyms count as its swaps in its this many most common senses
 # WordNet's detachment rules (morphy): inflected ending -> base ending, per part of speech
@@ -84,7 +85,7 @@ class WordNet:
     def _synset(self, pos: str, offset: int, handle) -> tuple[list[str], list[tuple[str, str, int]]]:
         """One synset's one-word lemmas and its pointers ``(symbol, pos letter, offset)`` (a data-file line)."""
         handle.seek(offset)
-        fields = handle.readline().decode("utf-8", "replace").split()
+        fields = handle.readline().decode("utf-8", "replace").split(" | ")[0].split()
         count = int(fields[3], 16)
         lemmas = [re.sub(r"\(.*\)$", "", fields[4 + 2 * i]).lower() for i in range(count)]
         at = 4 + 2 * count
@@ -95,10 +96,13 @@ class WordNet:
         return [lemma for lemma in lemmas if "_" not in lemma], pointers
 
     @functools.lru_cache(maxsize=4096)  # noqa: B019 - one WordNet per process
-    def synonyms(self, word: str) -> dict[str, int]:
-        """Every lemma sharing a synset with ``word`` -> the best (lowest) sense rank it is shared at."""
+    def synonyms(self, word: str, pos_only: str | None = None) -> dict[str, int]:
+        """Every lemma sharing a synset with ``word`` (as a ``pos_only`` if given) -> the best (lowest) sense
+        rank it is shared at."""
         ranks: dict[str, int] = {}
         for pos, base in self.bases(word):
+            if pos_only and pos != pos_only:
+                continue
             ranks[base] = 0
             with open(self.folder / f"data.{pos}", "rb") as handle:
                 for rank, offset in enumerate(self.index[pos][base]):
@@ -121,15 +125,33 @@ class WordNet:
         return ranks
 
 
+    def definitions(self, word: str, senses: int, pos_only: str | None = None) -> list[list[str]]:
+        """The words of the definitions (glosses, examples cut off) of ``word``'s ``senses`` most common senses
+        in each part of speech, most common first ("nudge": [["push", "against", "gently"], ...])."""
+        found = []
+        for pos, base in self.bases(word):
+            if pos_only and pos != pos_only:
+                continue
+            with open(self.folder / f"data.{pos}", "rb") as handle:
+                for offset in self.index[pos][base][:senses]:
+                    handle.seek(offset)
+                    gloss = handle.readline().decode("utf-8", "replace").partition(" | ")[2]
+                    found.append(words(gloss.split(";")[0]))
+        return found
+
+
 @functools.lru_cache(maxsize=1)
 def wordnet() -> WordNet | None:
     folder = wordnet_dir()
     return WordNet(folder) if folder else None
 
 
-def canonical_word(word: str, vocabulary) -> str | None:
-    """``word`` as a word of ``vocabulary``: itself, its base form, or the known word it shares the most
-    common sense with (WordNet); None when nothing fits."""
+def canonical_word(word: str, vocabulary, verb: bool = False) -> str | None:
+    """``word`` as a word of ``vocabulary``: itself, its base form, the known word (or a known base form of
+    the word) it shares the most common sense with ("shut" -> "closed" -> close); for a verb, else the verb
+    its definition starts with ("nudge": "push against gently" -> push; lexicographers define a verb by a
+    more general one). None when nothing fits. ``verb``: the word starts a command ("stick the peg": a
+    verb, not "peg the peg"); other words are read as anything but a verb ("push the button down")."""
     if word in vocabulary:
         return word
     lexicon = wordnet()
@@ -138,14 +160,33 @@ def canonical_word(word: str, vocabulary) -> str | None:
     for _, base in lexicon.bases(word):
         if base in vocabulary:
             return base
-    ranks = lexicon.synonyms(word)
-    known = [(rank, lemma) for lemma, rank in ranks.items() if lemma in vocabulary]
-    return min(known)[1] if known else None
+    known_as = {pos for pos, _ in lexicon.bases(word)}
+    parts = ["verb"] if verb and "verb" in known_as else sorted(known_as - {"verb"})
+    known = [
+        (rank, base)
+        for pos in parts
+        for lemma, rank in lexicon.synonyms(word, pos).items()
+        for base in [lemma] + [b for _, b in lexicon.bases(lemma)]
+        if base in vocabulary and base not in STOPWORDS
+    ]
+    if known:
+        return min(known)[1]
+    if parts == ["verb"]:
+        for definition in lexicon.definitions(word, GENERAL_SENSES, "verb"):
+            head = [said for said in definition if said != "to"][:1]
+            if head and head[0] in vocabulary:
+                return head[0]
+    return None
 
 
 def tokenize(text: str, vocabulary) -> list[str]:
-    """The words of ``text`` brought into ``vocabulary`` (``<unk>`` where nothing fits)."""
-    return [canonical_word(word, vocabulary) or UNK for word in words(text)]
+    """The words of ``text`` brought into ``vocabulary`` (``<unk>`` where nothing fits). The first content
+    word of the text and of each clause ("... and put it ...") is read as a verb: commands start with one."""
+    said, tokens, lead = words(text), [], True
+    for word in said:
+        tokens.append(canonical_word(word, vocabulary, verb=lead and word not in STOPWORDS) or UNK)
+        lead = word in CLAUSE_STARTS or (lead and word in STOPWORDS)
+    return tokens
 
 
 def vocabulary_swaps(vocabulary) -> dict[str, list[str]]:
