@@ -14,7 +14,9 @@ Three paraphrase sets, each written before a policy was trained on what it led t
 3. written on 2026-12-07 before that work; its author then designed that work knowing its words (the
    verb-definition rule of language.canonical_word maps one of them), so it is not fully independent;
 4. written on 2026-12-07 once that work was fixed and its policy was training, before any evaluation of
-   it: never used to choose anything.
+   it; its one failure ("reach out and touch the goal": "touch" read as "reach" through its ninth sense,
+   and "and" as pick-place's word) led to the common-senses limit and function-word insertion;
+5. written on 2026-12-07 before that change was made: never used to choose anything.
 The goal is met when every set is within the gap.
 """
 
@@ -78,7 +80,19 @@ PARAPHRASES_4 = {
     "window-open-v3": "open the window up",
     "window-close-v3": "close up the window",
 }
-PARAPHRASE_SETS = [PARAPHRASES, PARAPHRASES_2, PARAPHRASES_3, PARAPHRASES_4]
+PARAPHRASES_5 = {
+    "reach-v3": "reach toward the goal marker",
+    "push-v3": "push the puck over to the target",
+    "pick-place-v3": "lift the puck up and carry it to the goal",
+    "door-open-v3": "open the door please",
+    "drawer-open-v3": "pull the drawer out",
+    "drawer-close-v3": "push the drawer shut",
+    "button-press-topdown-v3": "push down the button",
+    "peg-insert-side-v3": "insert the peg sideways",
+    "window-open-v3": "slide the window open all the way",
+    "window-close-v3": "shove the window closed",
+}
+PARAPHRASE_SETS = [PARAPHRASES, PARAPHRASES_2, PARAPHRASES_3, PARAPHRASES_4, PARAPHRASES_5]
 GOALS = {"mean": 0.90, "task": 0.70, "shared": 0.85, "paraphrase_gap": 0.05}
 
 
