@@ -3,8 +3,8 @@
 The data: a suite's demonstrations (``apps collect control --env mt10``), each episode with its instruction.
 Every step is one example: the instruction, the last ``context_length`` states, and the expert's next
 ``chunk`` actions. While training, the instruction's wording varies (WordNet synonyms among the known words,
-content words made unknown, dropped function words, unknown words inserted) so that the policy reads what
-the words mean rather than one fixed string; no evaluation paraphrase is ever seen.
+content words made unknown, function words dropped or inserted, unknown words inserted) so that the policy
+reads what the words mean rather than one fixed string; no evaluation paraphrase is ever seen.
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ from plugins.control.dataset import EpisodeDataset, read_dataset, write_dataset
 from plugins.control.instruct import InstructPolicy, InstructPolicyConfig, encode_words
 from plugins.control.language import PAD, STOPWORDS, UNK, object_word, vocabulary_swaps, words
 
-
 UNKNOWN = "xunknownx"  # stands for any word WordNet cannot place
-UNKNOWN_WORD, UNKNOWN_OBJECT = 0.3, 0.1  # in a reworded instruction: chance a content word / the object is unknown
+# in a reworded instruction: the chance that a content word, or the object, is made unknown
+UNKNOWN_WORD, UNKNOWN_OBJECT = 0.3, 0.1
 
 
 def suite_dataset(recipe, progress: bool = True) -> EpisodeDataset:
@@ -90,6 +90,8 @@ class ChunkDataset(torch.utils.data.Dataset):
         self.std = np.asarray(control["state_std"], np.float32)
         self.states, self.actions, self.instructions, self.index = [], [], [], []
         self.swaps = vocabulary_swaps(config.vocab)
+        # inserted anywhere, so that no task owns a function word ("and" is not pick-place's cue)
+        self.function_words = [w for w in config.vocab if w in STOPWORDS] or [UNKNOWN]
         self.extend(episodes)
 
     def extend(self, episodes) -> None:
@@ -107,7 +109,7 @@ class ChunkDataset(torch.utils.data.Dataset):
         """The instruction, reworded with probability ``vary``: WordNet synonym or more general word swaps
         (not of the object), content words made unknown (word dropout: a sentence with a verb or object the
         policy never learned must still lead somewhere sensible, from the words it knows and the scene),
-        dropped function words, and up to two unknown words inserted."""
+        dropped function words, and up to two unknown or function words inserted."""
         if self.rng.random() >= self.vary:
             return instruction
         rng, keep = self.rng, object_word(instruction)
@@ -122,7 +124,10 @@ class ChunkDataset(torch.utils.data.Dataset):
                 word = self.swaps[word][rng.integers(len(self.swaps[word]))]
             out.append(word)
         for _ in range(rng.integers(3)):
-            out.insert(int(rng.integers(len(out) + 1)), UNKNOWN)
+            filler = (
+                UNKNOWN if rng.random() < 0.5 else self.function_words[rng.integers(len(self.function_words))]
+            )
+            out.insert(int(rng.integers(len(out) + 1)), filler)
         return " ".join(out)
 
     def __getitem__(self, item):

@@ -21,6 +21,9 @@ STOPWORDS = frozenset("a an the to it at and from of in on with into please then
 CLAUSE_STARTS = frozenset("and then".split())
 _POS = ("noun", "verb", "adj", "adv")
 GENERAL_SENSES = 2  # a word's hypernyms count as its swaps in its this many most common senses
+# an unknown word is read as a known synonym only through its this many most common senses: WordNet orders
+# senses by frequency, and a rare one misleads ("touch" is "reach" only in its ninth)
+COMMON_SENSES = 3
 # WordNet's detachment rules (morphy): inflected ending -> base ending, per part of speech
 _SUFFIXES = {
     "noun": [("s", ""), ("ses", "s"), ("xes", "x"), ("zes", "z"), ("ches", "ch"), ("shes", "sh")],
@@ -124,7 +127,6 @@ class WordNet:
                                 ranks[lemma] = min(ranks.get(lemma, rank + 1), rank + 1)
         return ranks
 
-
     def definitions(self, word: str, senses: int, pos_only: str | None = None) -> list[list[str]]:
         """The words of the definitions (glosses, examples cut off) of ``word``'s ``senses`` most common senses
         in each part of speech, most common first ("nudge": [["push", "against", "gently"], ...])."""
@@ -148,7 +150,8 @@ def wordnet() -> WordNet | None:
 
 def canonical_word(word: str, vocabulary, verb: bool = False) -> str | None:
     """``word`` as a word of ``vocabulary``: itself, its base form, the known word (or a known base form of
-    the word) it shares the most common sense with ("shut" -> "closed" -> close); for a verb, else the verb
+    the word) it shares the most common of its ``COMMON_SENSES`` first senses with ("shut" -> "closed" ->
+    close); for a verb, else the verb
     its definition starts with ("nudge": "push against gently" -> push; lexicographers define a verb by a
     more general one). None when nothing fits. ``verb``: the word starts a command ("stick the peg": a
     verb, not "peg the peg"); other words are read as anything but a verb ("push the button down")."""
@@ -166,6 +169,7 @@ def canonical_word(word: str, vocabulary, verb: bool = False) -> str | None:
         (rank, base)
         for pos in parts
         for lemma, rank in lexicon.synonyms(word, pos).items()
+        if rank <= COMMON_SENSES
         for base in [lemma] + [b for _, b in lexicon.bases(lemma)]
         if base in vocabulary and base not in STOPWORDS
     ]
