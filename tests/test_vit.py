@@ -414,7 +414,8 @@ def test_camera_recipe_renders_scenes_and_eval_reports_the_reserved_sources(apps
     assert (data / "labels.txt").read_text().split() == LABELS + ["none"]
     # the recipe renders its training scenes afresh (scenes.fresh): no train/ folder, val/ from training sources
     assert not (data / "train").exists() and len(list((data / "val" / "none").glob("*.png"))) == 20
-    assert json.loads((run / "run.json").read_text())["train_images"] == 2 * 16  # one epoch of fresh scenes
+    # one epoch of fresh scenes: 14 classes once, none three times (scenes.none_repeat)
+    assert json.loads((run / "run.json").read_text())["train_images"] == 2 * 17
     result = invoke("eval", "vit", "--model", str(run), "--json")
     assert result.exit_code == 0, result.output
     metrics = json_lines(result.stdout)[-1]
@@ -435,6 +436,24 @@ def test_fresh_scenes_render_a_new_scene_for_every_item(few_sources):
     assert first["labels"] == again["labels"] == 1 and first["pixel_values"].shape == (3, 32, 32)
     assert not np.array_equal(first["pixel_values"].numpy(), again["pixel_values"].numpy())
     assert sorted({scenes[i]["labels"] for i in range(16)}) == list(range(15))
+    weighted = FreshScenes(labels, per_class=3, size=32, mean=[0.5] * 3, std=[0.5] * 3, none_repeat=3, warm=False)
+    assert len(weighted) == 3 * 17 and weighted.order.count("none") == 3
+
+
+def test_conv_stem_takes_one_depth_per_stage():
+    """conv_stem_depth: one count for every stage, or a list with one per stage (the default's [2, 2, 2, 1]:
+    no second convolution in the last stage, the slowest per frame); a list of the wrong length is an error."""
+    import torch
+
+    from plugins.vit.model import conv_stem
+
+    def convs(depth):
+        return sum(isinstance(m, torch.nn.Conv2d) for m in conv_stem(16, 4, 8, depth))
+
+    assert (convs(1), convs(2), convs([2, 2, 2, 1])) == (4 + 1, 8 + 1, 7 + 1)  # + the 1x1 to the width
+    assert conv_stem(16, 4, 8, [2, 2, 2, 1])(torch.randn(1, 3, 32, 32)).shape == (1, 8, 2, 2)
+    with pytest.raises(AppsError, match="one count per stage"):
+        conv_stem(16, 4, 8, [2, 2])
 
 
 def test_conv_stem_batch_norms_are_folded_for_inference():
@@ -444,7 +463,8 @@ def test_conv_stem_batch_norms_are_folded_for_inference():
     from plugins.vit.model import TimmClassifier, fuse_conv_stem
 
     torch.manual_seed(0)
-    args = {**TINY, "img_size": 32, "patch_size": 16, "conv_stem": 4, "conv_stem_depth": 2, "init_values": 0.1}
+    args = {**TINY, "img_size": 32, "patch_size": 16, "conv_stem": 4, "conv_stem_depth": [2, 2, 2, 1]}
+    args["init_values"] = 0.1
     model = TimmClassifier("vit_tiny_patch16_224", LABELS, args)
     model.train()(torch.randn(8, 3, 32, 32))  # batch statistics away from the identity
     vit = model.eval().model
@@ -454,6 +474,7 @@ def test_conv_stem_batch_norms_are_folded_for_inference():
         fuse_conv_stem(vit)
         after = vit(pixels)
     assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in vit.patch_embed.proj)
+    assert vit.patch_embed.proj[0].weight.is_contiguous(memory_format=torch.channels_last)  # oneDNN's layout
     assert torch.allclose(before, after, atol=1e-5)
 
 

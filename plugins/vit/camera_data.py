@@ -115,16 +115,19 @@ def training_sources(split: str = "train", seed: int = 0):
 
 class FreshScenes:
     """The training split rendered afresh: every item is a new scene (``render_scene``), so an epoch never
-    repeats the last one and no PNG is written or decoded. Items cycle through the classes (``none`` twice
-    as often, as in the rendered split); ``__len__`` is one epoch. The typefaces, glyphs and backgrounds
+    repeats the last one and no PNG is written or decoded. Items cycle through the classes (``none``
+    ``none_repeat`` times as often; twice, as in the rendered split, by default); ``__len__`` is one epoch. The typefaces, glyphs and backgrounds
     are loaded here, before the DataLoader's workers fork, and each worker draws from its own generator
     (torch gives every worker of every epoch its own seed)."""
 
-    def __init__(self, labels: list[str], per_class: int, size: int, mean, std, seed: int = 0, warm: bool = True):
+    def __init__(
+        self, labels: list[str], per_class: int, size: int, mean, std, seed: int = 0, warm: bool = True,
+        none_repeat: int = 2,
+    ):  # fmt: skip
         from plugins.vit import scenes
 
         self.labels, self.size, self.mean, self.std, self.seed = list(labels), size, mean, std, seed
-        self.order = [label for label in self.labels for _ in range(2 if label == NONE else 1)]
+        self.order = [label for label in self.labels for _ in range(none_repeat if label == NONE else 1)]
         self.length = per_class * len(self.order)
         self.cache = scenes.glyph_cache("fresh-train", training_sources("train", seed))
         if warm:  # the typefaces' digit masks, drawn once here rather than again in every worker

@@ -28,4 +28,4 @@ class VitRecipe(Recipe):
     label_smoothing: float = 0.0
     scenes: dict[str, Any] = field(
         default_factory=dict
-    )  # camera-scenes options: per_class, heldout_per_class
+    )  # camera-scenes options: per_class, heldout_per_class, fresh, none_repeat (fresh training scenes only)

@@ -5,7 +5,8 @@ Reserved (evaluation only, never trained on or used to choose settings): the URW
 (``fonts-urw-base35``), WenQuanYi (``fonts-wqy-*``) and DejaVu (``fonts-dejavu*``, also bundled by
 matplotlib); the sample images of scikit-image, scikit-learn, matplotlib and gradio. Training draws on every
 other system typeface (Noto, Liberation, FreeFont, Lato, Open Sans, Roboto, Cantarell ...) and on the
-wallpaper packages' images (gnome-backgrounds, mate-backgrounds, desktop-base), plus procedural scenes.
+wallpaper packages' images (gnome-backgrounds, mate-backgrounds, desktop-base, ukui-wallpapers and the
+lomiri-wallpapers packages: landscapes, cities, animals, objects), plus procedural scenes.
 """
 
 from __future__ import annotations
@@ -37,7 +38,10 @@ TRAINING_FONT_PACKAGES = (
     "fonts-noto-core fonts-liberation2 fonts-freefont-ttf fonts-lato fonts-open-sans fonts-roboto-unhinted "
     "fonts-cantarell"
 )
-TRAINING_BACKGROUND_PACKAGES = "gnome-backgrounds mate-backgrounds desktop-base"
+TRAINING_BACKGROUND_PACKAGES = (
+    "gnome-backgrounds mate-backgrounds desktop-base ukui-wallpapers lomiri-wallpapers lomiri-wallpapers-16.04 "
+    "lomiri-wallpapers-20.04"
+)
 RESERVED_PACKAGES = "fonts-urw-base35 fonts-wqy-zenhei fonts-dejavu-core (and pip: scikit-image)"
 
 

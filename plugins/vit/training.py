@@ -44,7 +44,8 @@ def training_parts(recipe) -> TrainingParts:
 
     from plugins.vit.model import TimmClassifier
 
-    root = resolve_dataset(recipe.dataset, **recipe.scenes)
+    # none_repeat weighs the fresh training scenes only; the rendered splits (val/, heldout/) stay as they are
+    root = resolve_dataset(recipe.dataset, **{k: v for k, v in recipe.scenes.items() if k != "none_repeat"})
     labels = dataset_labels(root)
     fresh = bool(recipe.scenes.get("fresh")) and recipe.dataset == CAMERA_DATASET
     if not fresh and not (root / "train").is_dir():
@@ -65,7 +66,8 @@ def training_parts(recipe) -> TrainingParts:
         from plugins.vit.camera_data import FreshScenes
 
         per_class = int(recipe.scenes.get("per_class", 1200))
-        train = FreshScenes(labels, per_class, size, recipe.mean, recipe.std, seed=recipe.seed)
+        none_repeat = int(recipe.scenes.get("none_repeat", 2))
+        train = FreshScenes(labels, per_class, size, recipe.mean, recipe.std, seed=recipe.seed, none_repeat=none_repeat)
         _leave_cores_to_workers(recipe.dataloader_workers)
     else:
         train_split = scan_split(root / "train", labels, require_all=True)
