@@ -474,7 +474,7 @@ def test_conv_stem_batch_norms_are_folded_for_inference():
         fuse_conv_stem(vit)
         after = vit(pixels)
     assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in vit.patch_embed.proj)
-    assert vit.patch_embed.proj[0].weight.is_contiguous(memory_format=torch.channels_last)  # oneDNN's layout
+    assert vit.patch_embed.proj[0].weight.is_contiguous(memory_format=torch.channels_last)  # faster at batch 1
     assert torch.allclose(before, after, atol=1e-5)
 
 
