@@ -88,7 +88,7 @@ class WordNet:
     def _synset(self, pos: str, offset: int, handle) -> tuple[list[str], list[tuple[str, str, int]]]:
         """One synset's one-word lemmas and its pointers ``(symbol, pos letter, offset)`` (a data-file line)."""
         handle.seek(offset)
-        fields = handle.readline().decode("utf-8", "replace").split(" | ")[0].split()
+        fields = handle.readline().decode("utf-8", "replace").split()
         count = int(fields[3], 16)
         lemmas = [re.sub(r"\(.*\)$", "", fields[4 + 2 * i]).lower() for i in range(count)]
         at = 4 + 2 * count
@@ -149,12 +149,12 @@ def wordnet() -> WordNet | None:
 
 
 def canonical_word(word: str, vocabulary, verb: bool = False) -> str | None:
-    """``word`` as a word of ``vocabulary``: itself, its base form, the known word (or a known base form of
-    the word) it shares the most common of its ``COMMON_SENSES`` first senses with ("shut" -> "closed" ->
-    close); for a verb, else the verb
-    its definition starts with ("nudge": "push against gently" -> push; lexicographers define a verb by a
-    more general one). None when nothing fits. ``verb``: the word starts a command ("stick the peg": a
-    verb, not "peg the peg"); other words are read as anything but a verb ("push the button down")."""
+    """``word`` as a word of ``vocabulary``, or None when nothing fits: itself, its base form, the known word
+    (or a known base form of the word) it shares the most common of its ``COMMON_SENSES`` first senses with
+    ("shut" -> "closed" -> close); for a verb, else the verb its definition starts with ("nudge": "push
+    against gently" -> push; lexicographers define a verb by a more general one). ``verb``: the word starts
+    a command ("stick the peg": a verb, not "peg the peg"); other words are read as anything but a verb
+    ("push the button down": not "set down")."""
     if word in vocabulary:
         return word
     lexicon = wordnet()

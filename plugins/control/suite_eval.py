@@ -2,9 +2,10 @@
 
 Held-out source: reset seeds from 1,000,000 on (demonstrations use seeds 0 ... episodes - 1), and the
 paraphrases below, which no training step ever sees (training rewords instructions only with WordNet
-synonyms and more general words of the instruction's own words, unknown words and function words). Reported: success per task and the mean;
-the shared-start pairs, each instruction from the same half-open starts; each paraphrase set, each
-paraphrase on its task's scene; the scripted expert's own success on the same seeds beside each.
+synonyms and more general words of the instruction's own words, unknown words and function words).
+Reported: success per task and the mean; the shared-start pairs, each instruction from the same half-open
+starts; each paraphrase set, each paraphrase on its task's scene; the scripted expert's own success on the
+same seeds beside each.
 
 Five paraphrase sets, each written before a policy was trained on what it led to:
 1. written with the evaluation (2026-12-05); its one failure ("put the peg in from the side": "put" reads
