@@ -109,6 +109,17 @@ def test_lora_all_targets_every_linear_but_the_head(tiny_plugin, tmp_path):
     assert torch.allclose(model(input_ids=ids).logits, merged(input_ids=ids).logits, atol=1e-5)
 
 
+def test_lora_with_activation_checkpointing_trains_every_layer(tiny_plugin, tmp_path):
+    from safetensors.torch import load_file
+
+    run = tmp_path / "run-checkpointed"
+    train("-r", "tiny-lora", "max_steps=3", "gradient_checkpointing=true", "-o", str(run))
+    lora_b = {n: w for n, w in load_file(run / "adapter_model.safetensors").items() if "lora_B" in n}
+    # reentrant checkpointing passes no gradient through a block whose inputs do not require one
+    stuck = [n for n, w in lora_b.items() if not w.abs().sum() > 0]
+    assert lora_b and not stuck, f"LoRA B matrices left at their zero init: {stuck}"
+
+
 def test_lora_target_that_matches_nothing_lists_linear_layers(tiny_plugin, tmp_path):
     with pytest.raises(AppsError) as error:
         train("-r", "tiny-lora", "lora.target_modules=[q_proj, qkv]", "-o", str(tmp_path / "bad"))

@@ -3,6 +3,7 @@ lookup that resolves LoRA targets."""
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 
 from core.errors import AppsError
@@ -163,6 +164,12 @@ def prepare_model(parts: TrainingParts, recipe, dtype=None):
             parameter.data = parameter.data.float()
     if not any(p.requires_grad for p in model.parameters()):
         raise AppsError("the model has no trainable parameter", hint="check finetune and trainable modules")
+    if recipe.gradient_checkpointing and recipe.finetune != "full":
+        # Reentrant checkpointing (arguments.CHECKPOINTING) passes gradients only through blocks whose
+        # input requires one: the frozen embedding's output must (transformers 5 sees to it, 4.57 does not
+        # for a peft model).
+        with contextlib.suppress(AttributeError, NotImplementedError):  # no input embeddings to mark
+            model.enable_input_require_grads()
     return model
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.errors import AppsError
+from core.training.arguments import CHECKPOINTING
 from core.training.finetune import count_parameters
 from core.training.parts import TrainingParts
 
@@ -188,7 +189,7 @@ def estimate_memory(model, parts: TrainingParts, recipe, device, dtype) -> Memor
                 enable, disable = _checkpointing_switches(model)
                 if recipe.gradient_checkpointing and enable is not None:
                     layers = getattr(getattr(model, "config", None), "num_hidden_layers", None) or 1
-                    enable({"use_reentrant": False})
+                    enable(dict(CHECKPOINTING))
                     try:
                         # layer inputs kept + one layer recomputed at a time during backward
                         activations = (
