@@ -116,9 +116,9 @@ def training_sources(split: str = "train", seed: int = 0):
 class FreshScenes:
     """The training split rendered afresh: every item is a new scene (``render_scene``), so an epoch never
     repeats the last one and no PNG is written or decoded. Items cycle through the classes (``none``
-    ``none_repeat`` times as often; twice, as in the rendered split, by default); ``__len__`` is one epoch. The typefaces, glyphs and backgrounds
-    are loaded here, before the DataLoader's workers fork, and each worker draws from its own generator
-    (torch gives every worker of every epoch its own seed)."""
+    ``none_repeat`` times as often; twice by default, as in the rendered split); ``__len__`` is one epoch.
+    The typefaces, glyphs and backgrounds are loaded here, before the DataLoader's workers fork, and each
+    worker draws from its own generator (torch gives every worker of every epoch its own seed)."""
 
     def __init__(
         self, labels: list[str], per_class: int, size: int, mean, std, seed: int = 0, warm: bool = True,
