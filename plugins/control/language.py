@@ -76,10 +76,11 @@ class WordNet:
                     if len(parts) >= 2:
                         self.exceptions[pos][parts[0]] = parts[1]
 
-    def bases(self, word: str) -> list[tuple[str, str]]:
-        """``(pos, base form)`` for every part of speech where WordNet knows ``word`` or its base form."""
+    def bases(self, word: str, pos_only: str | None = None) -> list[tuple[str, str]]:
+        """``(pos, base form)`` for every part of speech (or just ``pos_only``) where WordNet knows ``word``
+        or its base form."""
         found = []
-        for pos in _POS:
+        for pos in (pos_only,) if pos_only else _POS:
             candidates = [word, self.exceptions[pos].get(word, "")]
             candidates += [word[: -len(end)] + base for end, base in _SUFFIXES[pos] if word.endswith(end)]
             found += [(pos, c) for c in dict.fromkeys(candidates) if c in self.index[pos]]  # "drawers": both
@@ -87,8 +88,7 @@ class WordNet:
 
     def _synset(self, pos: str, offset: int, handle) -> tuple[list[str], list[tuple[str, str, int]]]:
         """One synset's one-word lemmas and its pointers ``(symbol, pos letter, offset)`` (a data-file line)."""
-        handle.seek(offset)
-        fields = handle.readline().decode("utf-8", "replace").split()
+        fields = _data_line(handle, offset).split()
         count = int(fields[3], 16)
         lemmas = [re.sub(r"\(.*\)$", "", fields[4 + 2 * i]).lower() for i in range(count)]
         at = 4 + 2 * count
@@ -103,9 +103,7 @@ class WordNet:
         """Every lemma sharing a synset with ``word`` (as a ``pos_only`` if given) -> the best (lowest) sense
         rank it is shared at."""
         ranks: dict[str, int] = {}
-        for pos, base in self.bases(word):
-            if pos_only and pos != pos_only:
-                continue
+        for pos, base in self.bases(word, pos_only):
             ranks[base] = 0
             with open(self.folder / f"data.{pos}", "rb") as handle:
                 for rank, offset in enumerate(self.index[pos][base]):
@@ -131,15 +129,18 @@ class WordNet:
         """The words of the definitions (glosses, examples cut off) of ``word``'s ``senses`` most common senses
         in each part of speech, most common first ("nudge": [["push", "against", "gently"], ...])."""
         found = []
-        for pos, base in self.bases(word):
-            if pos_only and pos != pos_only:
-                continue
+        for pos, base in self.bases(word, pos_only):
             with open(self.folder / f"data.{pos}", "rb") as handle:
                 for offset in self.index[pos][base][:senses]:
-                    handle.seek(offset)
-                    gloss = handle.readline().decode("utf-8", "replace").partition(" | ")[2]
+                    gloss = _data_line(handle, offset).partition(" | ")[2]
                     found.append(words(gloss.split(";")[0]))
         return found
+
+
+def _data_line(handle, offset: int) -> str:
+    """The line of a WordNet data file at ``offset``: one synset, its pointers and, after " | ", its gloss."""
+    handle.seek(offset)
+    return handle.readline().decode("utf-8", "replace")
 
 
 @functools.lru_cache(maxsize=1)
