@@ -16,7 +16,7 @@ SOURCES := core plugins tests examples benchmarks
 SYSTEM_PACKAGES := espeak-ng chromium chromium-driver ffmpeg fonts-wqy-zenhei wordnet-base libosmesa6 \
 	fonts-noto-core fonts-liberation2 fonts-freefont-ttf fonts-lato fonts-open-sans fonts-roboto-unhinted \
 	fonts-cantarell gnome-backgrounds mate-backgrounds desktop-base ukui-wallpapers lomiri-wallpapers \
-	lomiri-wallpapers-16.04 lomiri-wallpapers-20.04 fonts-urw-base35 fonts-dejavu-core xvfb \
+	lomiri-wallpapers-16.04 lomiri-wallpapers-20.04 visp-images-data fonts-urw-base35 fonts-dejavu-core xvfb \
 	festival festvox-kdlpc16k flite sox
 
 .PHONY: run test test-compat lint bench system-deps clean

@@ -34,6 +34,33 @@ def test_reserved_sources_are_never_training_sources():
     assert not any("site-packages" in str(p) for p in sources.training_backgrounds())
 
 
+def test_no_training_background_is_a_reserved_photograph_by_content():
+    """Not the same file under another name either (a package that copied a sample image)."""
+    import hashlib
+
+    def digest(path: Path) -> str:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+
+    reserved = {digest(p) for p in sources.reserved_photos()}
+    assert not [p for p in sources.training_backgrounds() if digest(p) in reserved]
+
+
+def test_visp_frames_are_its_camera_frames_only(tmp_path):
+    """visp-images-data: every n-th frame of its camera sequences; not its synthetic shapes, dot targets or
+    the snapshots annotated with digits."""
+    kept = ["mbt/cube/image0000.pgm", "mbt/cube/image0010.pgm", "cube/image.0000.pgm", "AprilTag/AprilTag.pgm",
+            "mbt-depth/castel/castel/image_0000.pgm", "line/image.0001.pgm", "Klimt/Klimt.png"]  # fmt: skip
+    skipped = ["mbt/cube/image0001.pgm", "mbt/cube.ppm", "mbt-depth/castel/chateau.ppm", "calibration/grid36-01.pgm",
+               "mire-2/image.0001.pgm", "mire/mire.jpg", "ellipse-1/image.0001.pgm", "circle/circle.ppm",
+               "mbt-depth/Castle-simu/Images/Image_0001.pgm", "AprilTag/benchmark/640x480/tag16_05_640x480.png",
+               "Klimt/Klimt.pgm", "warp/cv_warp_affine_SRT_color_NN.png"]  # fmt: skip
+    for name in kept + skipped + [f"mbt/cube/image{n:04d}.pgm" for n in range(2, 10)]:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(b"")
+    assert sorted(str(p.relative_to(tmp_path)) for p in sources.visp_frames(tmp_path)) == sorted(kept)
+    assert sources.visp_frames(tmp_path / "missing") == []
+
+
 @pytest.fixture
 def few_sources(monkeypatch):
     """A handful of typefaces and photographs, so that the renderer starts in a second."""

@@ -6,7 +6,9 @@ Reserved (evaluation only, never trained on or used to choose settings): the URW
 matplotlib); the sample images of scikit-image, scikit-learn, matplotlib and gradio. Training draws on every
 other system typeface (Noto, Liberation, FreeFont, Lato, Open Sans, Roboto, Cantarell ...) and on the
 wallpaper packages' images (gnome-backgrounds, mate-backgrounds, desktop-base, ukui-wallpapers and the
-lomiri-wallpapers packages: landscapes, cities, animals, objects), plus procedural scenes.
+lomiri-wallpapers packages: landscapes, cities, animals, objects), on the real camera frames of ViSP's
+test images (``visp-images-data``: grayscale frames of a desk, a poster, a castle model, paper edges), plus
+procedural scenes.
 """
 
 from __future__ import annotations
@@ -27,6 +29,21 @@ BACKGROUND_DIRS = (
     Path("/usr/share/desktop-base"),
 )
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
+VISP_IMAGES = Path("/usr/share/visp-images-data/ViSP-images")
+# ViSP's real camera frames (visp-images-data, GPL-2, Inria): (pattern, every n-th file). Its sequences are
+# video at 25 frames/s, so only every n-th frame: the others are nearly the same picture. Left out: its
+# synthetic images (ellipses, a disc, renders of a castle and of AprilTags, warped and blurred copies),
+# the calibration grids and targets (rows of black dots, a white disc on a black square: shapes on a card,
+# which the scene must not call none), and the model snapshots annotated with the digits 1-4.
+VISP_FRAMES = (
+    ("mbt/cube/image*.pgm", 10),  # a desk: a cube, a tube, a cable, a hand (218 frames)
+    ("cube/image.*.pgm", 10),  # a cube with dots over a comic poster (80)
+    ("mbt-depth/castel/castel/image_*.pgm", 5),  # a castle model on a table, a window behind (30)
+    ("line/image.*.pgm", 8),  # the edges of paper sheets on a dark desk (33)
+    ("AprilTag/AprilTag.pgm", 1),  # printed tags on a desk
+    ("Klimt/Klimt.png", 1),  # a painting
+    ("Solvay/Solvay_conference_1927_Version2_1024x705.jpg", 1),  # a group photograph
+)
 # Packages whose sample photographs are the held-out scenes (the folders inside each package).
 RESERVED_PHOTO_PACKAGES = {
     "skimage": ("data",),
@@ -40,7 +57,7 @@ TRAINING_FONT_PACKAGES = (
 )
 TRAINING_BACKGROUND_PACKAGES = (
     "gnome-backgrounds mate-backgrounds desktop-base ukui-wallpapers lomiri-wallpapers lomiri-wallpapers-16.04 "
-    "lomiri-wallpapers-20.04"
+    "lomiri-wallpapers-20.04 visp-images-data"
 )
 RESERVED_PACKAGES = "fonts-urw-base35 fonts-wqy-zenhei fonts-dejavu-core (and pip: scikit-image)"
 
@@ -81,7 +98,16 @@ def training_backgrounds() -> list[Path]:
         if folder.is_dir():
             files += [p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()]
     # Logos and boot-menu art are flat graphics, not scenes.
-    return sorted(p for p in files if "logo" not in str(p).lower() and "grub" not in str(p).lower())
+    files = [p for p in files if "logo" not in str(p).lower() and "grub" not in str(p).lower()]
+    return sorted(files) + visp_frames()
+
+
+def visp_frames(root: Path = VISP_IMAGES) -> list[Path]:
+    """The real camera frames of ``visp-images-data`` (:data:`VISP_FRAMES`), none when it is not installed."""
+    frames = []
+    for pattern, step in VISP_FRAMES:
+        frames += sorted(root.glob(pattern))[::step]
+    return frames
 
 
 def reserved_photos() -> list[Path]:
