@@ -189,6 +189,36 @@ def test_generated_answers_are_right_and_the_held_out_split_is_disjoint():
     )
 
 
+def test_the_working_is_true_and_built_from_steps_seen_in_training():
+    import re
+
+    from plugins.chat import domains
+
+    step = re.compile(r"^(\d+)([-+×])(\d+)=(\d+)$")
+    for op in "+-*/":
+        for a, b in domains.arithmetic_pairs(op):
+            steps = domains.working(op, a, b).split("，")
+            for text in steps:
+                x, sign, y, z = step.match(text).groups()
+                assert int(z) == {"+": int(x) + int(y), "-": int(x) - int(y), "×": int(x) * int(y)}[sign]
+            last = step.match(steps[-1]).groups()
+            assert int(last[3] if op != "/" else last[2]) == domains.solve(op, a, b), (op, a, b)
+            assert len(steps) <= 19  # division by 1 counts by tens, then ones
+    # a held-out pair's answer is made of steps that training answers show: the model composes, not recalls
+    seen = {s for item in domains.domain_items("train") for s in re.findall(r"\d+[-+×]\d+=\d+", item["answer"])}
+    held = [i for i in domains.domain_items("test") if i["domain"] == "arithmetic"]
+    steps = [s for i in held for s in domains.working(*i["pair"]).split("，")]
+    assert sum(s in seen for s in steps) / len(steps) > 0.9
+    # the English base's worked problems are training pairs too
+    said = re.compile(r"(\d+) (plus|minus|times|divided by) (\d+) is (\d+)\.$")
+    lines = domains.english_arithmetic(2000).splitlines()
+    ops = {"plus": "+", "minus": "-", "times": "*", "divided by": "/"}
+    for line in lines:
+        a, word, b, r = said.search(line).groups()
+        op, a, b = ops[word], int(a), int(b)
+        assert not domains.is_held_out_pair(op, a, b) and int(r) == domains.solve(op, a, b), line
+
+
 def test_every_command_target_is_accepted_by_the_control_app():
     from core import get_manager
     from plugins.chat.domains import ARM_COMMANDS, COMMANDS

@@ -10,8 +10,10 @@ template or a held-out one, so no held-out pair and no held-out phrasing occurs 
 from __future__ import annotations
 
 import hashlib
+import json
 import random
 import re
+from pathlib import Path
 
 # ---- numerals -------------------------------------------------------------------------------------
 DIGITS_ZH = "零一二三四五六七八九"
@@ -75,6 +77,13 @@ BARE_TRAIN = [
     "算一算{a}{o}{b}等于多少",
     "你知道{a}{o}{b}是多少吗？",
     "{a}{o}{b}，答案是什么？",
+    "{a}{o}{b}是多少？",
+    "求{a}{o}{b}的值。",
+    "{a}{o}{b}多少？",
+    "{a}{s}{b}",
+    "{a}{s}{b}=",
+    "快算{a}{o}{b}",
+    "{a}{o}{b}等于？",
 ]
 BARE_TEST = ["请问{a}{o}{b}得几？", "{a}{o}{b}等于什么？", "麻烦算一下{a}{o}{b}", "{a}{s}{b}等于多少？"]
 SYMBOLS = {"+": "+", "-": "-", "*": "×", "/": "÷"}
@@ -86,22 +95,30 @@ WORD_TRAIN = {
         ("书架上有{a}本书，又放上了{b}本，现在一共有多少本书？", "一共有", "本书"),
         ("一支笔{a}元，一个本子{b}元，一共要花多少元？", "一共要花", "元"),
         ("昨天看了{a}页书，今天看了{b}页，两天一共看了多少页？", "一共看了", "页"),
+        ("班里有{a}个男生和{b}个女生，全班一共有多少人？", "一共有", "人"),
+        ("树上有{a}只鸟，飞来了{b}只，树上一共有几只鸟？", "一共有", "只鸟"),
     ],
     "-": [
         ("小红有{a}个苹果，吃掉了{b}个，还剩多少个？", "还剩", "个"),
         ("一本书有{a}页，已经读了{b}页，还剩多少页没读？", "还剩", "页"),
         ("箱子里有{a}瓶水，拿走了{b}瓶，还剩几瓶？", "还剩", "瓶"),
         ("我有{a}元，买东西花了{b}元，还剩多少元？", "还剩", "元"),
+        ("车上有{a}个人，下去了{b}个人，车上还有几个人？", "还有", "个人"),
+        ("一根绳子长{a}米，剪掉{b}米，还剩多少米？", "还剩", "米"),
     ],
     "*": [
         ("每瓶水{a}元，买{b}瓶一共多少元？", "一共", "元"),
         ("每盒有{a}个苹果，{b}盒一共有多少个苹果？", "一共有", "个苹果"),
         ("每天读{a}页书，{b}天一共读多少页？", "一共读", "页"),
+        ("一排有{a}个座位，{b}排一共有多少个座位？", "一共有", "个座位"),
+        ("一张票{a}元，买{b}张要多少元？", "要", "元"),
     ],
     "/": [
         ("{a}个苹果平均分给{b}个小朋友，每人分到几个？", "每人分到", "个"),
         ("{a}元钱买了{b}本一样的本子，每本多少元？", "每本", "元"),
         ("一本书{a}页，{b}天读完，平均每天读多少页？", "每天读", "页"),
+        ("{a}块糖平均分成{b}份，每份有几块？", "每份有", "块"),
+        ("{a}个学生平均分成{b}组，每组有多少个学生？", "每组有", "个学生"),
     ],
 }
 WORD_TEST = {
@@ -121,18 +138,63 @@ def _numerals(rng: random.Random, a: int, b: int) -> tuple[str, str]:
     return (str(a), chinese_numeral(b)) if rng.random() < 0.5 else (chinese_numeral(a), str(b))
 
 
+def working(op: str, a: int, b: int) -> str:
+    """The steps an answer writes before its result, each small enough to be a fact the model has seen in
+    other problems: + and - take the tens of ``b``, then its units (37+45: 37+40=77, 77+5=82); x counts up
+    in the larger factor (8x3: 8x1=8, 8x2=16, 8x3=24); / counts up in the divisor, by tens first, until it
+    reaches the dividend. A held-out pair is thus made of steps from training pairs."""
+    if op in "+-":
+        tens, units = b - b % 10, b % 10
+        parts, steps, x = ([tens, units] if tens and units else [b]), [], a
+        for part in parts:
+            y = x + part if op == "+" else x - part
+            steps.append(f"{x}{op}{part}={y}")
+            x = y
+        return "，".join(steps)
+    if op == "*":
+        small, large = sorted((a, b))
+        return "，".join(f"{large}×{k}={large * k}" for k in range(1, small + 1))
+    quotient = a // b
+    counts = list(range(10, quotient + 1, 10)) + list(range(quotient - quotient % 10 + 1, quotient + 1))
+    return "，".join(f"{b}×{k}={b * k}" for k in counts or [0])
+
+
+# Training questions vary beyond their templates (fillers, operator words, spaces, half-width marks), so
+# that no one phrasing carries the operation; held-out questions are generated as before.
+OPERATOR_WORDS = {"+": ["加", "加上"], "-": ["减", "减去"], "*": ["乘以", "乘"], "/": ["除以"]}
+OPERATOR_SYMBOLS = {"+": ["+", "＋"], "-": ["-", "－"], "*": ["×", "*", "x"], "/": ["÷", "/"]}
+PREFIXES = ["你好，", "老师，", "我想问一下，", "小助手，", "考考你：", "问个问题：", "嗨，"]
+
+
+def _vary(rng: random.Random, question: str) -> str:
+    if rng.random() < 0.2:
+        question = rng.choice(PREFIXES) + question
+    if rng.random() < 0.2:
+        question = question.replace("？", "?")
+    return question
+
+
 def arithmetic_item(rng: random.Random, op: str, a: int, b: int, held_out: bool) -> dict:
     r = solve(op, a, b)
     x, y = _numerals(rng, a, b)
     words = (WORD_TEST if held_out else WORD_TRAIN)[op]
+    restated = f"{a}{OPS[op]}{b}"
+    steps = f"{restated}：{working(op, a, b)}，所以{restated}等于{r}"
     if rng.random() < 0.3:
         question, says, unit = rng.choice(words)
-        answer = f"{a}{OPS[op]}{b}等于{r}，{says}{r}{unit}。"
+        answer = f"{steps}，{says}{r}{unit}。"
         question = question.format(a=x, b=y)
     else:
         template = rng.choice(BARE_TEST if held_out else BARE_TRAIN)
-        question = template.format(a=x, b=y, o=OPS[op], s=SYMBOLS[op])
-        answer = f"{a}{OPS[op]}{b}等于{r}。"
+        o, s = OPS[op], SYMBOLS[op]
+        if not held_out:
+            o, s = rng.choice(OPERATOR_WORDS[op]), rng.choice(OPERATOR_SYMBOLS[op])
+            if rng.random() < 0.15:
+                o, s = f" {o} ", f" {s} "
+        question = template.format(a=x, b=y, o=o, s=s)
+        answer = f"{steps}。"
+    if not held_out:
+        question = _vary(rng, question)
     return {"domain": "arithmetic", "question": question, "answer": answer, "expected": r, "pair": (op, a, b)}
 
 
@@ -148,6 +210,30 @@ def arithmetic_set(split: str, count: int, seed: int) -> list[dict]:
             out.append(arithmetic_item(rng, op, *rng.choice(pools[op]), held_out))
     rng.shuffle(out)
     return out
+
+
+ENGLISH_QUESTIONS = {
+    "+": ["What is {a} plus {b}?", "Add {a} and {b}.", "{a} + {b} = ?"],
+    "-": ["What is {a} minus {b}?", "Subtract {b} from {a}.", "{a} - {b} = ?"],
+    "*": ["What is {a} times {b}?", "Multiply {a} by {b}.", "{a} × {b} = ?"],
+    "/": ["What is {a} divided by {b}?", "Divide {a} by {b}.", "{a} ÷ {b} = ?"],
+}
+ENGLISH_OPS = {"+": "plus", "-": "minus", "*": "times", "/": "divided by"}
+
+
+def english_arithmetic(count: int, seed: int = 11) -> str:
+    """``count`` worked English problems on the training pairs, one per line, for the English base's
+    corpus: the base knows arithmetic as Phi-1.5 does, and the Chinese adapter reuses its steps."""
+    rng = random.Random(seed)
+    lines = []
+    for item in arithmetic_set("train", count, seed):
+        op, a, b = item["pair"]
+        said = f"{a} {ENGLISH_OPS[op]} {b}"
+        question = rng.choice(ENGLISH_QUESTIONS[op]).format(a=a, b=b)
+        lines.append(
+            f"{question} {said}: {working(op, a, b).replace('，', ', ')}, so {said} is {solve(op, a, b)}."
+        )
+    return "\n".join(lines)
 
 
 # ---- commands for the control app ---------------------------------------------------------------
@@ -229,31 +315,70 @@ APPS = {  # app: (what it does, the key fact of that answer)
 # kind: (training question templates, held-out question templates, answer, key facts)
 PROJECT_KINDS = {
     "what": (
-        ["{app}应用是做什么的？", "{app}能干什么？", "介绍一下{app}这个应用。", "{app}有什么用？"],
+        [
+            "{app}应用是做什么的？",
+            "{app}能干什么？",
+            "介绍一下{app}这个应用。",
+            "{app}有什么用？",
+            "{app}是什么？",
+            "{app}可以做哪些事情？",
+            "给我讲讲{app}。",
+            "{app}的作用是什么？",
+        ],
         ["{app}是干嘛用的？", "说说{app}应用的功能。"],
         "{app}应用{what}。用 apps run {app} 启动。",
         ["{fact}"],
     ),
     "run": (
-        ["怎么启动{app}？", "如何运行{app}应用？", "{app}怎么用？", "用什么命令运行{app}？"],
+        [
+            "怎么启动{app}？",
+            "如何运行{app}应用？",
+            "{app}怎么用？",
+            "用什么命令运行{app}？",
+            "{app}怎么打开？",
+            "运行{app}要输入什么？",
+            "怎样开始使用{app}？",
+            "打开{app}应用的方法。",
+        ],
         ["我想用{app}，该输入什么命令？", "启动{app}的命令是什么？"],
         "在终端输入 apps run {app} 就能启动{app}应用。",
         ["apps run {app}"],
     ),
     "train": (
-        ["怎么训练{app}的模型？", "如何微调{app}？", "{app}的模型怎么训练？"],
+        [
+            "怎么训练{app}的模型？",
+            "如何微调{app}？",
+            "{app}的模型怎么训练？",
+            "{app}怎么微调？",
+            "用自己的数据训练{app}，怎么做？",
+            "训练{app}模型的命令。",
+        ],
         ["我想重新训练{app}，怎么做？"],
         "用 apps train {app} --recipe 配方名 训练{app}的模型。",
         ["apps train {app}"],
     ),
     "eval": (
-        ["怎么评估{app}的模型？", "如何测量{app}的效果？", "{app}的准确率怎么测？"],
+        [
+            "怎么评估{app}的模型？",
+            "如何测量{app}的效果？",
+            "{app}的准确率怎么测？",
+            "评估{app}的命令。",
+            "怎么检验{app}模型的准确率？",
+            "怎么看{app}模型的效果？",
+        ],
         ["想知道{app}模型好不好，用什么命令？"],
         "用 apps eval {app} 在留出的数据上评估{app}的模型。",
         ["apps eval {app}"],
     ),
     "prepare": (
-        ["离线时{app}怎么准备模型？", "没有网络怎么给{app}准备模型？", "{app}的默认模型怎么准备？"],
+        [
+            "离线时{app}怎么准备模型？",
+            "没有网络怎么给{app}准备模型？",
+            "{app}的默认模型怎么准备？",
+            "离线使用{app}之前要做什么？",
+            "不联网怎么用{app}？",
+            "{app}第一次用要准备什么？",
+        ],
         ["断网的时候{app}要先运行什么？"],
         "运行 apps prepare {app}：有网络就下载模型，离线就自己构建默认模型。",
         ["apps prepare {app}"],
@@ -261,22 +386,34 @@ PROJECT_KINDS = {
 }
 GENERAL = [  # (training questions, held-out questions, answer, key facts)
     (
-        ["有哪些应用？", "怎么查看所有应用？", "列出所有的应用。"],
+        ["有哪些应用？", "怎么查看所有应用？", "列出所有的应用。", "都有哪些应用可以用？"],
         ["这个项目里都有什么应用？"],
         "输入 apps list 可以列出所有应用：vit、asr、assistant、chat、control、timeseries 和 tts。",
         ["apps list"],
     ),
     (
-        ["怎么打开网页演示？", "如何启动演示页面？", "有图形界面吗？"],
+        ["怎么打开网页演示？", "如何启动演示页面？", "有图形界面吗？", "网页版怎么打开？"],
         ["我想在浏览器里试用，怎么做？"],
         "运行 apps demo 会打开一个网页演示，每个应用一个标签页。",
         ["apps demo"],
     ),
     (
-        ["这个项目是做什么的？", "介绍一下这个项目。", "transformer-apps是什么？"],
+        [
+            "这个项目是做什么的？",
+            "介绍一下这个项目。",
+            "transformer-apps是什么？",
+            "说一下transformer-apps。",
+        ],
         ["这个框架有什么用？"],
         "transformer-apps 把Transformer模型做成应用，命令行是 apps，例如 apps run chat。",
         ["transformer-apps", "apps"],
+    ),
+    (
+        ["你是谁？", "你叫什么名字？", "你能做什么？", "说说你自己。"],
+        ["请介绍一下你自己。"],
+        "我是 transformer-apps 的离线聊天助手，在本机运行：会算中文算术题，能把中文指令变成控制命令，"
+        "也能回答关于这个项目的问题。",
+        ["聊天助手"],
     ),
 ]
 
@@ -307,8 +444,8 @@ def project_set(split: str) -> list[dict]:
 
 # ---- the sets and their scoring -----------------------------------------------------------------
 TEST_ARITHMETIC = 240
-TRAIN_ARITHMETIC = 4000
-REPEAT = {"commands": 2, "project": 6}  # small domains repeated in training, so each is seen often
+TRAIN_ARITHMETIC = 16000
+REPEAT = {"commands": 2, "project": 10}  # small domains repeated in training, so each is seen often
 
 
 def domain_items(split: str, seed: int = 7) -> list[dict]:
@@ -318,15 +455,33 @@ def domain_items(split: str, seed: int = 7) -> list[dict]:
     if split == "test":
         return arithmetic_set("test", TEST_ARITHMETIC, seed + 1) + command_set("test") + project_set("test")
     items = arithmetic_set("train", TRAIN_ARITHMETIC, seed)
-    items += command_set("train") * REPEAT["commands"] + project_set("train") * REPEAT["project"]
-    random.Random(seed).shuffle(items)
+    rng = random.Random(seed)
+    projects = [
+        dict(item, question=_vary(rng, item["question"]))
+        for _ in range(REPEAT["project"])
+        for item in project_set("train")
+    ]
+    items += command_set("train") * REPEAT["commands"] + projects
+    rng.shuffle(items)
     return items
+
+
+OTHER_PHRASINGS = Path(__file__).parent / "data" / "arithmetic_other_phrasings.jsonl"
+
+
+def other_phrasings() -> list[dict]:
+    """A second held-out arithmetic set: 68 questions on held-out pairs in 17 phrasings written apart from
+    the templates ("96和64相加等于多少？", "把八十平均分成四份，每份是多少？"), committed before the
+    training it judges. Scored like arithmetic, reported on its own row, used for no choice."""
+    with open(OTHER_PHRASINGS, encoding="utf-8") as f:
+        rows = [json.loads(line) for line in f if line.strip()]
+    return [dict(row, domain="arithmetic_phrasings", pair=tuple(row["pair"])) for row in rows]
 
 
 def is_correct(item: dict, answer: str) -> bool:
     """Exact match: the last number of an arithmetic answer, the whole command (without end punctuation),
     every key fact of a project answer."""
-    if item["domain"] == "arithmetic":
+    if item["domain"].startswith("arithmetic"):
         return last_number(answer) == item["expected"]
     if item["domain"] == "commands":
         return answer.strip().rstrip("。.!！").strip() == item["expected"]

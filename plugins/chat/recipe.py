@@ -28,6 +28,7 @@ class ChatRecipe(Recipe):
     extend_vocab: int = 0  # add up to N Chinese tokens learned from the training set
     vocab_size: int = 2048  # pretrain: byte-level BPE vocabulary
     model_config: dict[str, Any] = field(default_factory=dict)  # pretrain: PhiConfig overrides
+    arithmetic_text: int = 0  # pretrain: worked English arithmetic problems (training pairs) in the corpus
 
     CHOICES: typing.ClassVar[dict[str, tuple[str, ...]]] = {
         **Recipe.CHOICES,

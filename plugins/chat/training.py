@@ -10,6 +10,7 @@ from pathlib import Path
 
 from core import AppsError, TrainingParts
 from plugins.chat import data as chat_data
+from plugins.chat.domains import english_arithmetic
 from plugins.chat.model import (
     base_signature,
     build_tiny_phi,
@@ -40,6 +41,8 @@ def _saver(tokenizer, template):
 
 def _pretrain_parts(recipe) -> TrainingParts:
     text = chat_data.english_corpus("train")
+    if recipe.arithmetic_text:
+        text += "\n\n" + english_arithmetic(recipe.arithmetic_text)
     tokenizer = train_byte_bpe(text, recipe.vocab_size)
     model = build_tiny_phi(tokenizer, recipe.model_config)
     train = chat_data.TextBlocks(text, tokenizer, recipe.cutoff_len)
