@@ -64,6 +64,7 @@ class Recipe:
     metric_for_best_model: Union[str, None] = None  # noqa: UP007
     seed: int = 42
     dataloader_workers: int = 0
+    group_by_length: bool = False  # batches of similar lengths: less padding when lengths vary widely
 
     CHOICES: typing.ClassVar[dict[str, tuple[str, ...]]] = {
         "finetune": ("full", "lora", "freeze"),
@@ -83,7 +84,9 @@ def recipes_in(folder: str | Path) -> list[tuple[str, Path, str]]:
     return found
 
 
-def load_recipe(recipe_class: type, path: str | Path | None = None, overrides: list[str] | dict | None = None):
+def load_recipe(
+    recipe_class: type, path: str | Path | None = None, overrides: list[str] | dict | None = None
+):
     """Read ``path`` (YAML), apply ``overrides`` (``["key=value", ...]`` or a dict) and validate."""
     import yaml
 
@@ -116,7 +119,9 @@ def parse_override(item: str) -> tuple[str, Any]:
     import yaml
 
     if "=" not in item:
-        raise AppsError(f"override '{item}' is not of the form key=value", hint="for example: learning_rate=1e-4")
+        raise AppsError(
+            f"override '{item}' is not of the form key=value", hint="for example: learning_rate=1e-4"
+        )
     key, raw = item.split("=", 1)
     try:
         value = yaml.safe_load(raw) if raw.strip() else ""
@@ -139,13 +144,16 @@ def _build(cls: type, data: dict, source: str, prefix: str):
     for key, value in data.items():
         if key not in fields:
             close = difflib.get_close_matches(key, fields, n=1)
-            hint = f"did you mean '{prefix}{close[0]}'?" if close else f"valid keys: {', '.join(sorted(fields))}"
+            hint = (
+                f"did you mean '{prefix}{close[0]}'?" if close else f"valid keys: {', '.join(sorted(fields))}"
+            )
             raise AppsError(f"unknown recipe key '{prefix}{key}'", hint=hint, where=source)
         values[key] = _convert(hints[key], value, f"{prefix}{key}", source)
         choices = getattr(cls, "CHOICES", {}).get(key)
         if choices and values[key] not in choices:
             raise AppsError(
-                f"recipe key '{prefix}{key}' is {values[key]!r}; expected one of {', '.join(choices)}", where=source
+                f"recipe key '{prefix}{key}' is {values[key]!r}; expected one of {', '.join(choices)}",
+                where=source,
             )
     return cls(**values)
 
@@ -167,7 +175,9 @@ def _convert(hint, value, key: str, source: str):
         raise AppsError(f"recipe key '{key}' has value {value!r}; expected {expected}", where=source)
     if dataclasses.is_dataclass(hint):
         if not isinstance(value, dict):
-            raise AppsError(f"recipe key '{key}' must be a mapping of {_type_name(hint)} settings", where=source)
+            raise AppsError(
+                f"recipe key '{key}' must be a mapping of {_type_name(hint)} settings", where=source
+            )
         return _build(hint, value, source, prefix=f"{key}.")
     if origin is list:
         (item_type,) = typing.get_args(hint) or (Any,)
@@ -218,4 +228,6 @@ def recipe_to_dict(recipe) -> dict:
 def save_recipe(recipe, path: str | Path) -> None:
     import yaml
 
-    Path(path).write_text(yaml.safe_dump(recipe_to_dict(recipe), sort_keys=False, allow_unicode=True), encoding="utf-8")
+    Path(path).write_text(
+        yaml.safe_dump(recipe_to_dict(recipe), sort_keys=False, allow_unicode=True), encoding="utf-8"
+    )

@@ -275,6 +275,22 @@ def test_checkpoints_come_every_save_minutes_whatever_save_steps_says(tiny_plugi
     assert [path.name for path in untimed.glob("checkpoint-*")] == ["checkpoint-6"]  # the last step only
 
 
+def test_group_by_length_gives_the_length_grouped_sampler(tiny_plugin, tmp_path, monkeypatch):
+    from transformers import Trainer
+    from transformers.trainer_pt_utils import LengthGroupedSampler
+
+    samplers, original = [], Trainer._get_train_sampler
+
+    def spy(self, *args, **kwargs):
+        samplers.append(original(self, *args, **kwargs))
+        return samplers[-1]
+
+    monkeypatch.setattr(Trainer, "_get_train_sampler", spy)
+    train("-r", "tiny-lm", "max_steps=2", "group_by_length=true", "-o", str(tmp_path / "grouped"))
+    train("-r", "tiny-lm", "max_steps=2", "-o", str(tmp_path / "plain"))
+    assert [type(s) is LengthGroupedSampler for s in samplers] == [True, False]
+
+
 def test_existing_run_needs_resume(tiny_plugin, tmp_path):
     run = tmp_path / "taken"
     run.mkdir()

@@ -109,6 +109,11 @@ def training_arguments(recipe, parts: TrainingParts, run_dir: Path, device, dtyp
         ddp_backend="gloo" if device.type == "cpu" and world > 1 else None,
         disable_tqdm=False,
     )
+    if recipe.group_by_length:  # transformers 5 folded group_by_length into train_sampling_strategy
+        if "train_sampling_strategy" in TrainingArguments.__dataclass_fields__:
+            kwargs["train_sampling_strategy"] = "group_by_length"
+        else:
+            kwargs["group_by_length"] = True
     # transformers 5 renamed gradient_checkpointing* to activation_checkpointing* (old names warn)
     prefix = (
         "activation" if "activation_checkpointing" in TrainingArguments.__dataclass_fields__ else "gradient"
