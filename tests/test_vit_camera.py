@@ -96,6 +96,38 @@ def test_every_class_renders_as_a_camera_frame(few_sources):
     assert np.array_equal(again, scenes.render_scene("7", cache, np.random.default_rng(5), 48))
 
 
+def test_marks_are_small_and_only_drawn_when_asked(few_sources):
+    """Many small marks behind any card, never larger than a card's smallest glyph; at a share of 0 the
+    background draws nothing more from the generator, so the held-out scenes stay as they were rendered."""
+    training, _ = few_sources
+    cache = scenes.GlyphCache(scenes.Sources(training, [], procedural=1.0, marks=1.0))
+    rng = np.random.default_rng(1)
+    for _ in range(20):
+        plain = np.full((96, 96, 3), 128, np.uint8)
+        marked = scenes.add_marks(plain, cache, rng)
+        assert marked.shape == plain.shape and marked.dtype == np.uint8
+    for label in ("none", "7", "star"):
+        assert scenes.render_scene(label, cache, rng, 48).shape == (48, 48, 3)
+    without = scenes.GlyphCache(scenes.Sources(training, [], procedural=1.0), like=cache)
+    first, second = np.random.default_rng(3), np.random.default_rng(3)
+    scenes.background(96, without, first)
+    scenes.procedural_background(96, second)
+    assert first.random() == second.random()
+
+
+def test_scene_options_reach_the_training_sources(few_sources, tmp_path):
+    from plugins.vit.camera_data import training_sources
+
+    assert training_sources("val", 0).procedural == scenes.PROCEDURAL
+    assert training_sources("val", 0).marks == 0.0
+    options = training_sources("train", 0, procedural=0.2, marks=0.3)
+    assert (options.procedural, options.marks) == (0.2, 0.3)
+    root = build_camera_dataset(tmp_path / "scenes", per_class=1, heldout_per_class=1, size=32, workers=1,
+                                fresh=True, marks=0.3)  # fmt: skip
+    manifest = json.loads((root / "dataset.json").read_text())
+    assert (manifest["procedural"], manifest["marks"]) == (scenes.PROCEDURAL, 0.3)
+
+
 def test_camera_dataset_layout(few_sources, tmp_path):
     root = build_camera_dataset(tmp_path / "scenes", per_class=2, heldout_per_class=1, size=32, workers=1)
     assert (root / "labels.txt").read_text().split() == CAMERA_LABELS

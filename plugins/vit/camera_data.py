@@ -29,6 +29,8 @@ def build_camera_dataset(
     seed: int = 0,
     workers: int = 2,
     fresh: bool = False,
+    procedural: float | None = None,
+    marks: float = 0.0,
 ) -> Path:
     """Write the camera-scenes dataset to ``root`` (kept when its manifest matches).
 
@@ -36,7 +38,9 @@ def build_camera_dataset(
     train/val parts of scikit-learn's handwritten digits; test: the held-out handwritten test split (plain
     scans, as the digits-shapes dataset has them); heldout: scenes from the reserved typefaces and photographs
     only (plugins/vit/sources.py), never trained on. ``fresh``: no train/ folder; training renders its scenes
-    afresh as it goes (:class:`FreshScenes`).
+    afresh as it goes (:class:`FreshScenes`). ``procedural``: the share of procedural backgrounds in train/val
+    (``scenes.PROCEDURAL`` by default); ``marks``: the share of their backgrounds with many small marks
+    (``scenes.add_marks``).
     """
     import shutil
 
@@ -45,9 +49,11 @@ def build_camera_dataset(
     from plugins.vit import scenes, sources
 
     root = Path(root)
+    procedural = scenes.PROCEDURAL if procedural is None else float(procedural)
     summary = sources.source_summary()
     manifest = {"name": CAMERA_DATASET, "version": 3, "seed": seed, "per_class": per_class, "size": size,
-                "heldout_per_class": heldout_per_class, "fresh": fresh, "sources": summary}  # fmt: skip
+                "heldout_per_class": heldout_per_class, "fresh": fresh, "procedural": procedural, "marks": marks,
+                "sources": summary}  # fmt: skip
     manifest_path = root / "dataset.json"
     if manifest_matches(manifest_path, manifest):
         return root
@@ -56,7 +62,7 @@ def build_camera_dataset(
           "reserved ones) ...", file=sys.stderr)  # fmt: skip
     shutil.rmtree(root, ignore_errors=True)
     raw, (_, _, test_idx) = _handwritten(seed)
-    training = {split: training_sources(split, seed) for split in ("train", "val")}
+    training = {split: training_sources(split, seed, procedural, marks) for split in ("train", "val")}
     reserved = scenes.Sources(
         sources.reserved_fonts(), sources.reserved_photos(), stroke_digits=False, procedural=0.0
     )
@@ -73,7 +79,9 @@ def build_camera_dataset(
             (HELDOUT_SPLIT, "reserved", reserved, {label: heldout_per_class for label in CAMERA_LABELS}),
         )
     ):
-        if (split == HELDOUT_SPLIT and not (reserved.fonts and reserved.backgrounds)) or (split == "train" and fresh):
+        if (split == HELDOUT_SPLIT and not (reserved.fonts and reserved.backgrounds)) or (
+            split == "train" and fresh
+        ):
             continue
         scenes.render_split(root / split, kind, source, split_counts, seed * 100 + number, size, workers)
     for i in test_idx:  # the handwritten test split, as in digits-shapes: 32x32 dark ink on paper
@@ -103,14 +111,25 @@ def _handwritten(seed: int):
     return raw, handwritten_split([t for _, t in raw], seed)
 
 
-def training_sources(split: str = "train", seed: int = 0):
+def training_sources(
+    split: str = "train", seed: int = 0, procedural: float | None = None, marks: float = 0.0
+):
     """What the scenes of ``split`` (train or val) are drawn from: the training typefaces and backgrounds,
-    and that split's part of the handwritten digits (the test part is never drawn)."""
+    and that split's part of the handwritten digits (the test part is never drawn); ``procedural``: the
+    share of procedural backgrounds (``scenes.PROCEDURAL`` by default); ``marks``: of backgrounds with many
+    small marks (``scenes.add_marks``)."""
     from plugins.vit import scenes, sources
 
     raw, (train_idx, val_idx, _) = _handwritten(seed)
     indices = train_idx if split == "train" else val_idx
-    return scenes.Sources(sources.training_fonts(), sources.training_backgrounds(), [raw[i] for i in indices])
+    share = scenes.PROCEDURAL if procedural is None else float(procedural)
+    return scenes.Sources(
+        sources.training_fonts(),
+        sources.training_backgrounds(),
+        [raw[i] for i in indices],
+        procedural=share,
+        marks=float(marks),
+    )
 
 
 class FreshScenes:
@@ -122,14 +141,14 @@ class FreshScenes:
 
     def __init__(
         self, labels: list[str], per_class: int, size: int, mean, std, seed: int = 0, warm: bool = True,
-        none_repeat: int = 2,
+        none_repeat: int = 2, procedural: float | None = None, marks: float = 0.0,
     ):  # fmt: skip
         from plugins.vit import scenes
 
         self.labels, self.size, self.mean, self.std, self.seed = list(labels), size, mean, std, seed
         self.order = [label for label in self.labels for _ in range(none_repeat if label == NONE else 1)]
         self.length = per_class * len(self.order)
-        self.cache = scenes.glyph_cache("fresh-train", training_sources("train", seed))
+        self.cache = scenes.glyph_cache("fresh-train", training_sources("train", seed, procedural, marks))
         if warm:  # the typefaces' digit masks, drawn once here rather than again in every worker
             for font in self.cache.fonts:
                 for digit in range(10):

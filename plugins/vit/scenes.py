@@ -27,6 +27,7 @@ DARK_INK = ((20, 20, 20), (60, 30, 10), (90, 30, 20), (20, 20, 120), (30, 80, 20
 COLOUR_INK = ((30, 30, 200), (40, 150, 40), (200, 80, 30), (20, 120, 230), (140, 40, 140), (20, 20, 20),
               (150, 120, 0), (0, 170, 200))  # fmt: skip
 SKIN = ((120, 150, 200), (90, 120, 170), (60, 80, 120), (150, 180, 225), (40, 55, 80))
+PROCEDURAL = 0.4  # share of procedural backgrounds in the training scenes (the recipe's scenes.procedural)
 
 
 @dataclass
@@ -37,7 +38,8 @@ class Sources:
     backgrounds: list[Path]
     handwritten: list[tuple[np.ndarray, int]] = field(default_factory=list)  # (8x8 0..16 image, digit)
     stroke_digits: bool = True  # OpenCV's Hershey digits
-    procedural: float = 0.4  # share of procedural backgrounds (all of them when there are no images)
+    procedural: float = PROCEDURAL  # share of procedural backgrounds (all of them when there are no images)
+    marks: float = 0.0  # share of backgrounds with many small marks on them (add_marks)
 
 
 class GlyphCache:
@@ -168,8 +170,79 @@ def background(side: int, cache: GlyphCache, rng: np.random.Generator) -> np.nda
         out = cv2.resize(
             image[top : top + crop, left : left + crop], (side, side), interpolation=cv2.INTER_AREA
         )
-        return out if rng.random() < 0.5 else out[:, ::-1].copy()
-    return procedural_background(side, rng)
+        out = out if rng.random() < 0.5 else out[:, ::-1].copy()
+    else:
+        out = procedural_background(side, rng)
+    if cache.sources.marks and rng.random() < cache.sources.marks:  # no draw at 0: the same scenes as before
+        out = add_marks(out, cache, rng)
+    return out
+
+
+def add_marks(scene: np.ndarray, cache: GlyphCache, rng: np.random.Generator) -> np.ndarray:
+    """Many small things at once, none of them a card's subject: a grid or rows of one repeated mark (dots,
+    rings, small shapes, letters: printed matter, a pegboard, a patterned cloth), or a few round and square
+    objects (buttons, coins, tiles). Drawn behind every class's card alike, so they are no cue for a class;
+    with no card in front they are ``none``. The marks are smaller than the smallest glyph on a card."""
+    import cv2
+
+    side = scene.shape[0]
+    out = scene.astype(np.float32)
+    colour = rng.uniform(0, 90, 3) if rng.random() < 0.7 else rng.uniform(160, 255, 3)
+    if rng.random() < 0.65:  # one mark repeated on a grid, slightly rotated, over part of the frame
+        size = int(side * rng.uniform(0.06, 0.16))  # 3-8 px in the 48 px frame; a card's glyph is 8-38
+        kind = rng.integers(4)
+        if kind == 0 or kind == 1:  # dots, rings
+            mask = np.zeros((size, size), np.float32)
+            cv2.circle(
+                mask,
+                (size // 2, size // 2),
+                max(1, size // 2 - 1),
+                1.0,
+                -1 if kind == 0 else max(1, size // 6),
+            )
+        elif kind == 2:  # small shapes
+            from plugins.vit.data import SHAPES
+
+            mask = cv2.resize(
+                shape_mask(SHAPES[rng.integers(len(SHAPES))], 64, rng),
+                (size, size),
+                interpolation=cv2.INTER_AREA,
+            )
+        else:  # text: letters, one size
+            font_mask = letters_mask(64, cache, rng)
+            if font_mask is None:
+                return scene
+            mask = cv2.resize(font_mask, (size * 2, size), interpolation=cv2.INTER_AREA)
+        gap = rng.uniform(1.3, 2.5)
+        step_x, step_y = mask.shape[1] * gap, mask.shape[0] * gap
+        area = rng.uniform(0.4, 1.0, 2) * side
+        x0, y0 = rng.uniform(0, side - area[0]), rng.uniform(0, side - area[1])
+        layer = np.zeros((side, side), np.float32)
+        for y in np.arange(y0, y0 + area[1] - mask.shape[0], step_y):
+            for x in np.arange(x0, x0 + area[0] - mask.shape[1], step_x):
+                if rng.random() < 0.9:
+                    top, left = int(y), int(x)
+                    layer[top : top + mask.shape[0], left : left + mask.shape[1]] = np.maximum(
+                        layer[top : top + mask.shape[0], left : left + mask.shape[1]], mask
+                    )
+        rotate = cv2.getRotationMatrix2D((side / 2, side / 2), float(rng.normal(0, 15)), 1.0)
+        layer = cv2.warpAffine(layer, rotate, (side, side), flags=cv2.INTER_LINEAR)[:, :, None]
+        return np.clip(out * (1 - layer) + colour * layer, 0, 255).astype(np.uint8)
+    for _ in range(int(rng.integers(2, 6))):  # a few objects, shaded
+        radius = int(side * rng.uniform(0.05, 0.15))
+        centre = tuple(int(v) for v in rng.integers(0, side, 2))
+        tone = tuple(float(c) for c in rng.uniform(30, 230, 3))
+        if rng.random() < 0.6:
+            cv2.circle(out, centre, radius, tone, -1, cv2.LINE_AA)
+            cv2.circle(
+                out, centre, max(1, radius * 2 // 3), tuple(c * 0.85 for c in tone), max(1, radius // 5)
+            )
+        else:
+            half = radius
+            cv2.rectangle(
+                out, (centre[0] - half, centre[1] - half), (centre[0] + half, centre[1] + half), tone, -1
+            )
+    return np.clip(out, 0, 255).astype(np.uint8)
 
 
 def procedural_background(side: int, rng: np.random.Generator) -> np.ndarray:
@@ -300,7 +373,9 @@ def handwritten_scan(digit: int, cache: GlyphCache, rng: np.random.Generator, si
 
     choices = [image for image, target in cache.sources.handwritten if target == digit]
     image = choices[rng.integers(len(choices))]
-    gray = cv2.resize((255 - image * (255.0 / 16.0)).astype(np.uint8), (32, 32), interpolation=cv2.INTER_LINEAR)
+    gray = cv2.resize(
+        (255 - image * (255.0 / 16.0)).astype(np.uint8), (32, 32), interpolation=cv2.INTER_LINEAR
+    )
     out = cv2.resize(gray, (size, size), interpolation=cv2.INTER_LINEAR).astype(np.float32)
     out = (out - 128) * rng.uniform(0.7, 1.1) + 128 + rng.uniform(-30, 20)
     out += rng.normal(0, rng.uniform(0, 6), out.shape)

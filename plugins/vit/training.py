@@ -67,7 +67,11 @@ def training_parts(recipe) -> TrainingParts:
 
         per_class = int(recipe.scenes.get("per_class", 1200))
         none_repeat = int(recipe.scenes.get("none_repeat", 2))
-        train = FreshScenes(labels, per_class, size, recipe.mean, recipe.std, seed=recipe.seed, none_repeat=none_repeat)
+        procedural = recipe.scenes.get("procedural")
+        train = FreshScenes(
+            labels, per_class, size, recipe.mean, recipe.std, seed=recipe.seed, none_repeat=none_repeat,
+            procedural=procedural, marks=float(recipe.scenes.get("marks", 0.0)),
+        )  # fmt: skip
         _leave_cores_to_workers(recipe.dataloader_workers)
     else:
         train_split = scan_split(root / "train", labels, require_all=True)
