@@ -140,8 +140,8 @@ def _numerals(rng: random.Random, a: int, b: int) -> tuple[str, str]:
 
 def working(op: str, a: int, b: int) -> str:
     """The steps an answer writes before its result, each small enough to be a fact the model has seen in
-    other problems: + and - take the tens of ``b``, then its units (37+45: 37+40=77, 77+5=82); x counts up
-    in the larger factor (8x3: 8x1=8, 8x2=16, 8x3=24); / counts up in the divisor, by tens first, until it
+    other problems: + and - take the tens of ``b``, then its units (37+45: 37+40=77, 77+5=82); x names the
+    count, then counts up in the larger factor (3x8: 8x3, 8x1=8, 8x2=16, 8x3=24); / counts up in the divisor, by tens first, until it
     reaches the dividend. A held-out pair is thus made of steps from training pairs."""
     if op in "+-":
         tens, units = b - b % 10, b % 10
@@ -152,8 +152,8 @@ def working(op: str, a: int, b: int) -> str:
             x = y
         return "，".join(steps)
     if op == "*":
-        small, large = sorted((a, b))
-        return "，".join(f"{large}×{k}={large * k}" for k in range(1, small + 1))
+        small, large = sorted((a, b))  # the count to reach comes first: the last step repeats it
+        return "，".join([f"{large}×{small}"] + [f"{large}×{k}={large * k}" for k in range(1, small + 1)])
     quotient = a // b
     counts = list(range(10, quotient + 1, 10)) + list(range(quotient - quotient % 10 + 1, quotient + 1))
     return "，".join(f"{b}×{k}={b * k}" for k in counts or [0])
@@ -166,7 +166,12 @@ OPERATOR_SYMBOLS = {"+": ["+", "＋"], "-": ["-", "－"], "*": ["×", "*", "x"],
 PREFIXES = ["你好，", "老师，", "我想问一下，", "小助手，", "考考你：", "问个问题：", "嗨，"]
 
 
-def _vary(rng: random.Random, question: str) -> str:
+def _vary(rng: random.Random, question: str, drop: float = 0.0) -> str:
+    if rng.random() < drop:  # one character missing: the answer must rest on every cue in the question
+        chinese = [i for i, c in enumerate(question) if "\u4e00" <= c <= "\u9fff"]
+        if len(chinese) > 3:
+            i = rng.choice(chinese)
+            question = question[:i] + question[i + 1 :]
     if rng.random() < 0.2:
         question = rng.choice(PREFIXES) + question
     if rng.random() < 0.2:
@@ -457,7 +462,7 @@ def domain_items(split: str, seed: int = 7) -> list[dict]:
     items = arithmetic_set("train", TRAIN_ARITHMETIC, seed)
     rng = random.Random(seed)
     projects = [
-        dict(item, question=_vary(rng, item["question"]))
+        dict(item, question=_vary(rng, item["question"], drop=0.3))
         for _ in range(REPEAT["project"])
         for item in project_set("train")
     ]
