@@ -1,5 +1,6 @@
 """The domains the offline default is taught, generated at build time by templates and a solver: Chinese
-arithmetic (bare and word problems, Arabic or Chinese numerals), Chinese commands for the control app
+arithmetic (bare and word problems, Arabic or Chinese numerals; answers show their working, and the
+English base learns the same working in English), Chinese commands for the control app
 (English canonical strings), and questions about this project (scored by key facts).
 
 The held-out split is fixed and disjoint by construction: an arithmetic (operation, operands) pair is held
@@ -140,9 +141,10 @@ def _numerals(rng: random.Random, a: int, b: int) -> tuple[str, str]:
 
 def working(op: str, a: int, b: int) -> str:
     """The steps an answer writes before its result, each small enough to be a fact the model has seen in
-    other problems: + and - take the tens of ``b``, then its units (37+45: 37+40=77, 77+5=82); x names the
-    count, then counts up in the larger factor (3x8: 8x3, 8x1=8, 8x2=16, 8x3=24); / counts up in the divisor, by tens first, until it
-    reaches the dividend. A held-out pair is thus made of steps from training pairs."""
+    other problems: + and - take the tens of ``b``, then its units (37+45: 37+40=77, 77+5=82); x names
+    the count, then counts up in the larger factor (3x8: 8x3, 8x1=8, 8x2=16, 8x3=24); / counts up in the
+    divisor, by tens first, until it reaches the dividend. A held-out pair is thus made of steps from
+    training pairs."""
     if op in "+-":
         tens, units = b - b % 10, b % 10
         parts, steps, x = ([tens, units] if tens and units else [b]), [], a
