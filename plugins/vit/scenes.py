@@ -191,7 +191,7 @@ def add_marks(scene: np.ndarray, cache: GlyphCache, rng: np.random.Generator) ->
     if rng.random() < 0.65:  # one mark repeated on a grid, slightly rotated, over part of the frame
         size = int(side * rng.uniform(0.06, 0.16))  # 3-8 px in the 48 px frame; a card's glyph is 8-38
         kind = rng.integers(4)
-        if kind == 0 or kind == 1:  # dots, rings
+        if kind < 2:  # dots, rings
             mask = np.zeros((size, size), np.float32)
             cv2.circle(
                 mask,
@@ -238,10 +238,8 @@ def add_marks(scene: np.ndarray, cache: GlyphCache, rng: np.random.Generator) ->
                 out, centre, max(1, radius * 2 // 3), tuple(c * 0.85 for c in tone), max(1, radius // 5)
             )
         else:
-            half = radius
-            cv2.rectangle(
-                out, (centre[0] - half, centre[1] - half), (centre[0] + half, centre[1] + half), tone, -1
-            )
+            corners = (centre[0] - radius, centre[1] - radius), (centre[0] + radius, centre[1] + radius)
+            cv2.rectangle(out, *corners, tone, -1)
     return np.clip(out, 0, 255).astype(np.uint8)
 
 
