@@ -141,10 +141,13 @@ def _numerals(rng: random.Random, a: int, b: int) -> tuple[str, str]:
 
 def working(op: str, a: int, b: int) -> str:
     """The steps an answer writes before its result, each small enough to be a fact the model has seen in
-    other problems: + and - take the tens of ``b``, then its units (37+45: 37+40=77, 77+5=82); x names
-    the count, then counts up in the larger factor (3x8: 8x3, 8x1=8, 8x2=16, 8x3=24); / counts up in the
-    divisor, by tens first, until it reaches the dividend. A held-out pair is thus made of steps from
-    training pairs."""
+    other problems, and none that needs to know where to stop counting: + and - take the tens of ``b``,
+    then its units (37+45: 37+40=77, 77+5=82); x of a two-digit factor takes its tens, then its units
+    (13x6: 10x6=60, 6x3=18, 60+18=78) and x of two digits counts up in the larger (3x8: 8x1=8, 8x2=16,
+    8x3=24); / counts up in the divisor to a one-digit quotient (24/8: 8x1=8, 8x2=16, 8x3=24) and finds
+    the tens of a larger one first, then its units in what is left (96/6: 6x10=60, 96-60=36, 6x6=36,
+    10+6=16). Products are written larger factor first, a division's divisor first. A held-out
+    pair is thus made of steps from training pairs."""
     if op in "+-":
         tens, units = b - b % 10, b % 10
         parts, steps, x = ([tens, units] if tens and units else [b]), [], a
@@ -154,26 +157,48 @@ def working(op: str, a: int, b: int) -> str:
             x = y
         return "，".join(steps)
     if op == "*":
-        small, large = sorted((a, b))  # the count to reach comes first: the last step repeats it
-        return "，".join([f"{large}×{small}"] + [f"{large}×{k}={large * k}" for k in range(1, small + 1)])
+        small, large = sorted((a, b))
+        if small == 1 or large < 10:
+            return "，".join(_product(large, k) for k in range(1, small + 1))
+        tens, units = large - large % 10, large % 10
+        if not units:
+            return _product(tens, small)
+        return f"{_product(tens, small)}，{_product(units, small)}，{tens * small}+{units * small}={a * b}"
     quotient = a // b
-    counts = list(range(10, quotient + 1, 10)) + list(range(quotient - quotient % 10 + 1, quotient + 1))
-    return "，".join(f"{b}×{k}={b * k}" for k in counts or [0])
+    tens, units = quotient - quotient % 10, quotient % 10
+    if b == 1 or not units:
+        return f"{b}×{quotient}={a}"
+    if not tens:  # count up in the divisor: every b x k is also a step of other divisions
+        return "，".join(f"{b}×{k}={b * k}" for k in range(1, quotient + 1))
+    rest = a - b * tens
+    return f"{b}×{tens}={b * tens}，{a}-{b * tens}={rest}，{b}×{units}={rest}，{tens}+{units}={quotient}"
 
 
-# Training questions vary beyond their templates (fillers, operator words, spaces, half-width marks), so
-# that no one phrasing carries the operation; held-out questions are generated as before.
+def _product(x: int, y: int) -> str:
+    large, small = max(x, y), min(x, y)
+    return f"{large}×{small}={x * y}"
+
+
+# Training questions vary beyond their templates (greetings, filler words, operator words, spaces,
+# half-width marks, a missing character), so that no one phrasing carries the answer and words never seen
+# in training are passed over; held-out questions are generated as before.
 OPERATOR_WORDS = {"+": ["加", "加上"], "-": ["减", "减去"], "*": ["乘以", "乘"], "/": ["除以"]}
 OPERATOR_SYMBOLS = {"+": ["+", "＋"], "-": ["-", "－"], "*": ["×", "*", "x"], "/": ["÷", "/"]}
-PREFIXES = ["你好，", "老师，", "我想问一下，", "小助手，", "考考你：", "问个问题：", "嗨，"]
+PREFIXES = ["你好，", "老师，", "我想问一下，", "小助手，", "考考你：", "问个问题：", "嗨，", "对了，", "顺便问下，"]
+FILLERS = ["到底", "究竟", "呢", "啊", "呀", "那个", "这个", "具体", "你知道", "能告诉我", "帮我看看",
+           "我想知道", "快", "好", "嗯", "现在", "咱们", "大概", "能不能", "可以", "吗"]  # fmt: skip
 
 
-def _vary(rng: random.Random, question: str, drop: float = 0.0) -> str:
+def _vary(rng: random.Random, question: str, drop: float = 0.0, fillers: float = 0.0) -> str:
     if rng.random() < drop:  # one character missing: the answer must rest on every cue in the question
         chinese = [i for i, c in enumerate(question) if "\u4e00" <= c <= "\u9fff"]
         if len(chinese) > 3:
             i = rng.choice(chinese)
             question = question[:i] + question[i + 1 :]
+    if rng.random() < fillers:  # a word the answer does not depend on, at the start or before the end mark
+        end = len(question.rstrip("？?。！!"))
+        at = rng.choice([0, end])
+        question = question[:at] + rng.choice(FILLERS) + question[at:]
     if rng.random() < 0.2:
         question = rng.choice(PREFIXES) + question
     if rng.random() < 0.2:
@@ -201,7 +226,7 @@ def arithmetic_item(rng: random.Random, op: str, a: int, b: int, held_out: bool)
         question = template.format(a=x, b=y, o=o, s=s)
         answer = f"{steps}。"
     if not held_out:
-        question = _vary(rng, question)
+        question = _vary(rng, question, fillers=0.3)
     return {"domain": "arithmetic", "question": question, "answer": answer, "expected": r, "pair": (op, a, b)}
 
 
@@ -425,22 +450,60 @@ GENERAL = [  # (training questions, held-out questions, answer, key facts)
 ]
 
 
-def project_set(split: str) -> list[dict]:
+# Training questions are also composed from a kind's cue words and a way of naming the app, so that the
+# model learns which words choose the answer (the app's name and the kind's verb), not whole templates.
+PROJECT_CUES = {  # kind: (cues before the app, cues after it)
+    "what": (
+        ["介绍一下", "给我讲讲", "讲一讲", "解释一下", "我想了解", "谁能介绍"],
+        ["是做什么的", "能干什么", "有什么用", "是什么", "能做哪些事", "的作用是什么", "有哪些功能",
+         "主要用来做什么", "是干什么的", "能帮我做什么", "的用途", "负责什么"],
+    ),
+    "run": (
+        ["怎么启动", "如何运行", "用什么命令运行", "怎样打开", "怎么开始用", "教我启动", "运行"],
+        ["怎么启动", "怎么用", "怎么打开", "怎么运行", "要输入什么命令", "的启动命令", "从哪里开始用",
+         "怎么开", "怎么跑", "怎样使用", "用哪条命令打开"],
+    ),
+    "train": (
+        ["怎么训练", "如何微调", "用自己的数据训练", "训练", "微调", "怎样训练"],
+        ["怎么训练", "的模型怎么训练", "怎么微调", "如何用自己的数据训练", "的训练命令", "能训练吗",
+         "的模型能微调吗", "训练要用什么命令"],
+    ),
+    "eval": (
+        ["怎么评估", "如何测量", "评估", "检验", "测一测", "怎样测试"],
+        ["怎么评估", "的准确率怎么测", "效果怎么测", "如何测量效果", "的评估命令", "怎么检验",
+         "的准确率是多少", "的模型准确吗", "测试效果用什么命令"],
+    ),
+    "prepare": (
+        ["离线使用", "没有网络时准备", "不联网运行", "第一次使用", "离线准备"],
+        ["离线怎么准备模型", "没有网络怎么用", "不联网怎么准备", "第一次用要准备什么",
+         "的默认模型怎么准备", "离线前要做什么", "没网能用吗", "要先准备什么"],
+    ),
+}
+APP_NAMES = ["{app}", "{app}应用", "{app}这个应用", "应用{app}", "{app}的模型"]
+
+
+def _composed_question(rng: random.Random, kind: str, app: str) -> str:
+    before, after = PROJECT_CUES[kind]
+    name = rng.choice(APP_NAMES).format(app=app)
+    if rng.random() < 0.5:
+        return f"{rng.choice(before)}{name}{rng.choice(['？', '。', ''])}"
+    return f"{name}{rng.choice(after)}{rng.choice(['？', '？', ''])}"
+
+
+def project_set(split: str, rng: random.Random | None = None, composed: float = 0.0) -> list[dict]:
+    """One item per (app, kind, question template) of the split; with ``rng``, a ``composed`` share of the
+    training questions is composed from the kind's cues instead (a fresh draw per call)."""
     out = []
     pick = 1 if split == "test" else 0
     for app, (what, fact) in APPS.items():
-        for questions in PROJECT_KINDS.values():
+        for kind, questions in PROJECT_KINDS.items():
             answer = questions[2].format(app=app, what=what)
             facts = [f.format(app=app, fact=fact) for f in questions[3]]
             for question in questions[pick]:
-                out.append(
-                    {
-                        "domain": "project",
-                        "question": question.format(app=app),
-                        "answer": answer,
-                        "expected": facts,
-                    }
-                )
+                question = question.format(app=app)
+                if rng is not None and rng.random() < composed:
+                    question = _composed_question(rng, kind, app)
+                out.append({"domain": "project", "question": question, "answer": answer, "expected": facts})
     for questions in GENERAL:
         for question in questions[pick]:
             out.append(
@@ -464,9 +527,9 @@ def domain_items(split: str, seed: int = 7) -> list[dict]:
     items = arithmetic_set("train", TRAIN_ARITHMETIC, seed)
     rng = random.Random(seed)
     projects = [
-        dict(item, question=_vary(rng, item["question"], drop=0.3))
+        dict(item, question=_vary(rng, item["question"], drop=0.3, fillers=0.3))
         for _ in range(REPEAT["project"])
-        for item in project_set("train")
+        for item in project_set("train", rng, composed=0.5)
     ]
     items += command_set("train") * REPEAT["commands"] + projects
     rng.shuffle(items)
