@@ -16,7 +16,7 @@ from plugins.chat import domains
 
 # kind: question phrasings only used here
 PROJECT_VALIDATION = {
-    "what": ["{app}主要用来干什么？", "你知道{app}是做什么的吗？", "{app}到底是搞什么的？", "请问{app}负责哪块工作？"],
+    "what": ["{app}主要用来干什么？", "{app}的本事是什么？", "{app}到底是搞什么的？", "请问{app}负责哪块工作？"],
     "run": ["{app}要怎么跑起来？", "运行{app}的命令是啥？", "要使用{app}得敲哪条指令？", "{app}咋开启？"],
     "train": ["想用我的数据微调{app}，命令是什么？", "{app}能不能用新数据再训一遍？要怎么操作？"],
     "eval": ["怎么知道{app}模型准不准？", "{app}模型表现如何，拿什么命令来测？"],

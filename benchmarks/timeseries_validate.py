@@ -1,11 +1,15 @@
 """Validation of the zero-shot timeseries settings, never on the reserved suite (docs/timeseries.md).
 
-    python benchmarks/timeseries_validate.py LONG_RUN_DIR SHORT_RUN_DIR
+    python benchmarks/timeseries_validate.py LONG_RUN_DIR [SHORTER_RUN_DIR ...]   # e.g. default medium short
 
 Windows: 300 generated series of another seed than training (seed 777; last window at the frequency's
 competition horizon) and the shipped six's last 3 windows at their frequency's horizon (inside the part
-their training cut left out). Prints the geometric mean of MASE relative to ETS and the seasonal naive per
-frequency (and over the shipped six's windows alone) for the network and two test-time ensembles, and the
+their training cut left out); apart from those ("all"), the last 2 windows of 53 real yearly and quarterly
+series that are neither reserved nor trained on (``real_series``: trending, as the reserved suite's
+are). Prints the geometric mean of MASE relative to ETS and the seasonal naive per
+frequency (and over the shipped six's windows alone) for the network (each window forecast by the model
+the default's router picks for its horizon) and two test-time ensembles (``both_models``: with the long
+model, or the shortest one where the long model was picked), and the
 80% coverage for a few interval scales. ETS forecasts are cached on disk (as the reserved suite's, under
 the name ``validate``), so a rerun fits only the network.
 """
@@ -23,9 +27,30 @@ from plugins.timeseries.reserved import BaselineCache
 from plugins.timeseries.synthetic import labelled_series
 
 
+def real_series() -> list[tuple[str, np.ndarray]]:
+    """Real yearly and quarterly series outside the reserved suite and outside training, most of them
+    trending (what the generated windows have few of): statsmodels' World Bank fertility rates (yearly,
+    1960-2011; the first 40 countries with every year), Danish money demand (Johansen and Juselius,
+    quarterly 1974-1987) and German interest and inflation rates (quarterly 1972-1998)."""
+    import statsmodels.api as sm
+
+    fertility = sm.datasets.fertility.load_pandas().data
+    years = fertility[[c for c in fertility.columns if c.isdigit() and c <= "2011"]].dropna()
+    out = [("yearly", row.to_numpy(float)) for _, row in years.head(40).iterrows()]
+    for frame in (sm.datasets.danish_data.load_pandas().data, sm.datasets.interest_inflation.load_pandas().data):
+        out += [("quarterly", frame[c].to_numpy(float)) for c in frame.columns if c not in ("year", "quarter")]
+    return out
+
+
 def windows() -> list[tuple[str, np.ndarray, np.ndarray, str]]:
-    """``(frequency, history, actual, source)``: ``source`` is 'generated' or the shipped dataset's name."""
+    """``(frequency, history, actual, source)``: ``source`` is 'generated', 'real' (``real_series``) or
+    the shipped dataset's name."""
     jobs = []
+    for freq, values in real_series():
+        h = COMPETITION[freq][0]
+        for k in range(2):
+            origin = len(values) - h - k * h
+            jobs.append((freq, values[:origin], values[origin : origin + h], "real"))
     for freq, values in labelled_series(300, seed=777):
         h, m = COMPETITION[freq]
         if len(values) >= h + max(2 * m, 2 * h, 12):
@@ -46,8 +71,8 @@ def gmean_ratio(a, b) -> float:
     return float(np.exp(np.mean(np.log(a[ok] / b[ok]))))
 
 
-def main(long_dir: str, short_dir: str) -> None:
-    router = HorizonRouter(Forecaster.from_run(long_dir), Forecaster.from_run(short_dir))
+def main(long_dir: str, *shorter_dirs: str) -> None:
+    router = HorizonRouter(Forecaster.from_run(long_dir), *map(Forecaster.from_run, shorter_dirs))
     jobs = windows()
     scores = {key: [] for key in ("net", "half_context", "both_models", "ets", "naive", "freq", "source")}
     cache = BaselineCache("ets")
@@ -57,7 +82,7 @@ def main(long_dir: str, short_dir: str) -> None:
         if not part:
             continue
         forecaster = router.pick(h)
-        other = router.long if forecaster is router.short else router.short
+        other = router.long if forecaster is not router.long else router.models[0]
         histories = [job[1] for job in part]
         out = forecaster.predict(histories, h)
         half = forecaster.predict([x[-max(len(x) // 2, 2 * h, 8) :] for x in histories], h, quantiles=())
@@ -77,11 +102,13 @@ def main(long_dir: str, short_dir: str) -> None:
     cache.save()
     freqs, sources = np.array(scores.pop("freq")), np.array(scores.pop("source"))
     print(f"{len(jobs)} windows (CPU: see the report)")
-    for group in ["all", *COMPETITION, "shipped", *DATASETS]:
+    for group in ["all", *COMPETITION, "real", "real yearly", "real quarterly", "shipped", *DATASETS]:
         if group == "all":
-            chosen = np.ones(len(freqs), bool)
+            chosen = sources != "real"  # as before the real group came
+        elif group.startswith("real"):
+            chosen = (sources == "real") & ((freqs == group[5:]) | (group == "real"))
         elif group == "shipped":
-            chosen = sources != "generated"
+            chosen = ~np.isin(sources, ["generated", "real"])
         else:
             chosen = (freqs == group) & (sources == "generated") if group in COMPETITION else sources == group
         if not chosen.any():
@@ -97,4 +124,4 @@ def main(long_dir: str, short_dir: str) -> None:
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:3])
+    main(*sys.argv[1:])

@@ -40,7 +40,7 @@ def test_reserved_series_are_not_offered_for_training():
         load_series("extra:airpassengers")
 
 
-def test_router_sends_short_horizons_to_the_short_model():
+def test_router_sends_each_horizon_to_the_shortest_model_that_covers_it():
     from plugins.timeseries.model import Forecaster, HorizonRouter, build_model
     from plugins.timeseries.recipe import ModelSettings
 
@@ -58,9 +58,12 @@ def test_router_sends_short_horizons_to_the_short_model():
     short = Forecaster(
         build_model(ModelSettings(context_length=32, prediction_length=8, **tiny)), path="short"
     )
-    router = HorizonRouter(long, short)
-    assert [router.source(h) for h in (6, 8)] == ["short", "short"]
-    assert router.source(9) == router.source(48) == "long"
+    medium = Forecaster(
+        build_model(ModelSettings(context_length=48, prediction_length=16, **tiny)), path="medium"
+    )
+    router = HorizonRouter(long, short, medium)
+    assert [router.source(h) for h in (6, 8, 9, 16)] == ["short", "short", "medium", "medium"]
+    assert router.source(17) == router.source(24) == router.source(48) == router.source(None) == "long"
     out = router.predict([np.arange(20.0), np.arange(100.0)], 6)
     assert out["point"].shape == (2, 6) and (out["q0.1"] <= out["q0.9"] + 1e-6).all()
 

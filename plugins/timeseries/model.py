@@ -38,9 +38,13 @@ def own_model_dir(dataset: str) -> Path:
     return default_model_dir(APP).with_name(f"series-{dataset}")
 
 
-def short_model_dir() -> Path:
-    """The folder of the zero-shot default's short-horizon half (recipe patchtst-pretrain-short)."""
-    return default_model_dir(APP).with_name("default-short")
+# The zero-shot default's models for shorter horizons, beside the long one (``default``): folder -> recipe
+HORIZON_MODELS = {"default-medium": "patchtst-pretrain-medium", "default-short": "patchtst-pretrain-short"}
+
+
+def horizon_model_dirs() -> list[Path]:
+    """The folders of the zero-shot default's shorter-horizon models (``HORIZON_MODELS``)."""
+    return [default_model_dir(APP).with_name(name) for name in HORIZON_MODELS]
 
 
 def model_ref(model: str | None, dataset: str | None = None) -> ModelRef:
@@ -78,15 +82,15 @@ def load_forecaster(model: str | None = None, device: str = "auto", dataset: str
 
 def forecaster_for(ref: ModelRef, device: str = "auto") -> Forecaster | HorizonRouter:
     """A resolved model as a Forecaster on ``device`` (auto, cpu, cuda ...); the pooled default together
-    with its short-horizon half when that is built."""
+    with its shorter-horizon models that are built."""
     from core import resolve_device
 
     device = str(resolve_device(device))
     forecaster = Forecaster.from_run(ref.path, device=device)
-    short = short_model_dir()
-    if Path(ref.path) == default_model_dir(APP) and default_is_built(APP, short):
-        return HorizonRouter(forecaster, Forecaster.from_run(short, device=device))
-    return forecaster
+    if Path(ref.path) != default_model_dir(APP):
+        return forecaster
+    shorter = [Forecaster.from_run(d, device=device) for d in horizon_model_dirs() if default_is_built(APP, d)]
+    return HorizonRouter(forecaster, *shorter) if shorter else forecaster
 
 
 def build_model(settings: ModelSettings):
@@ -282,18 +286,22 @@ class Forecaster:
 
 
 class HorizonRouter:
-    """The zero-shot default: two pooled models trained for different horizons on the same corpus.
-    Forecasts of at most ``short.prediction_length`` steps (yearly 6, quarterly 8) come from the short
-    model (its 96-step context suits short series), longer ones from the long model. (Averaging both for
-    long horizons helped a little on the validation series but cost ~6x the inference time: docs.)"""
+    """The zero-shot default: pooled models trained on the same corpus for different horizons. A forecast
+    comes from the model with the shortest prediction length that covers its horizon (short, 8 steps with a
+    96-step context: yearly 6, quarterly 8; medium, 18 steps with 128: monthly 18, weekly 13, daily 14),
+    else from the long one (48 steps with 384: hourly 48, and recursively beyond). A short series is thus
+    seen by a model whose context it mostly fills, and no horizon of the competitions is recursive.
+    (Averaging models helped a little on the validation series but multiplies the inference time: docs.)"""
 
-    def __init__(self, long: Forecaster, short: Forecaster):
-        self.long, self.short = long, short
+    def __init__(self, long: Forecaster, *shorter: Forecaster):
+        self.long = long
+        self.models = sorted([*shorter, long], key=lambda f: f.prediction_length)
         self.info, self.device, self.model = long.info, long.device, long.model
         self.context_length, self.prediction_length = long.context_length, long.prediction_length
 
     def pick(self, horizon: int | None) -> Forecaster:
-        return self.short if horizon and horizon <= self.short.prediction_length else self.long
+        fits = [f for f in self.models if horizon and horizon <= f.prediction_length]
+        return fits[0] if fits else self.long
 
     def source(self, horizon: int | None = None) -> str:
         return self.pick(horizon).source(horizon)

@@ -1,6 +1,7 @@
 """``apps prepare timeseries``: the offline defaults, each built by ``core.build_default`` with the app's own
 recipes: the zero-shot pooled PatchTST (``patchtst-pretrain``, in ``models/timeseries/default``) and its
-short-horizon half (``patchtst-pretrain-short``, in ``models/timeseries/default-short``), then one small
+models for shorter horizons (``HORIZON_MODELS``: ``patchtst-pretrain-medium`` in ``default-medium``,
+``patchtst-pretrain-short`` in ``default-short``), then one small
 model per shipped dataset that has one (``own_model`` and ``own_settings`` in data.py, in
 ``models/timeseries/series-NAME``): ``patchtst-series`` for the short series (~30 s each) and, with a
 two-week context, for taylor (~100 CPU-s)."""
@@ -11,10 +12,9 @@ from pathlib import Path
 
 from core import build_default
 from plugins.timeseries.data import DATASETS
-from plugins.timeseries.model import own_model_dir, short_model_dir
+from plugins.timeseries.model import HORIZON_MODELS, horizon_model_dirs, own_model_dir
 
 PRETRAIN_RECIPE = "patchtst-pretrain"
-SHORT_RECIPE = "patchtst-pretrain-short"
 
 
 def prepare(app, force: bool = False, overrides=()) -> Path:
@@ -22,8 +22,8 @@ def prepare(app, force: bool = False, overrides=()) -> Path:
     Returns the pooled model's folder."""
     pooled = build_default(app, PRETRAIN_RECIPE, overrides=list(overrides), force=force)
     print(f"ready: {pooled}")
-    short = build_default(app, SHORT_RECIPE, short_model_dir(), list(overrides), force=force)
-    print(f"ready: {short}")
+    for recipe, folder in zip(HORIZON_MODELS.values(), horizon_model_dirs()):
+        print(f"ready: {build_default(app, recipe, folder, list(overrides), force=force)}")
     for name, spec in DATASETS.items():
         if spec.own_model:
             settings = [f"dataset={name}", *spec.own_settings]

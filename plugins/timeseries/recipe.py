@@ -13,7 +13,8 @@ from core import Recipe
 # The registered recipes (recipes/NAME.yaml) and what each builds, for 'apps info timeseries'.
 RECIPES = {
     "patchtst-pretrain": "zero-shot PatchTST pre-trained on the generated corpus and shipped series (default)",
-    "patchtst-pretrain-short": "the default's short-horizon half (<= 8 steps: yearly, quarterly), same corpus",
+    "patchtst-pretrain-medium": "the default's medium-horizon model (9-18 steps: monthly, weekly, daily), same corpus",
+    "patchtst-pretrain-short": "the default's short-horizon model (<= 8 steps: yearly, quarterly), same corpus",
     "patchtst-finetune": "adapt the pooled PatchTST to one target series (dataset=NAME or a CSV path)",
     "patchtst-series": "a small PatchTST trained on one short series alone (yearly/monthly; dataset=NAME)",
 }
