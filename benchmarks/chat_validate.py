@@ -16,7 +16,12 @@ from plugins.chat import domains
 
 # kind: question phrasings only used here
 PROJECT_VALIDATION = {
-    "what": ["{app}主要用来干什么？", "{app}的本事是什么？", "{app}到底是搞什么的？", "请问{app}负责哪块工作？"],
+    "what": [
+        "{app}主要用来干什么？",
+        "{app}的本事是什么？",
+        "{app}到底是搞什么的？",
+        "请问{app}负责哪块工作？",
+    ],
     "run": ["{app}要怎么跑起来？", "运行{app}的命令是啥？", "要使用{app}得敲哪条指令？", "{app}咋开启？"],
     "train": ["想用我的数据微调{app}，命令是什么？", "{app}能不能用新数据再训一遍？要怎么操作？"],
     "eval": ["怎么知道{app}模型准不准？", "{app}模型表现如何，拿什么命令来测？"],
@@ -32,19 +37,45 @@ GENERAL_VALIDATION = [  # (question, index into domains.GENERAL)
 
 def project_items() -> list[dict]:
     out = []
-    for app, (what, fact) in domains.APPS.items():
+    for app, (_, fact) in domains.APPS.items():
         for kind, questions in PROJECT_VALIDATION.items():
             facts = [f.format(app=app, fact=fact) for f in domains.PROJECT_KINDS[kind][3]]
             for question in questions:
-                out.append({"domain": f"project:{kind}", "question": question.format(app=app), "expected": facts})
+                out.append(
+                    {"domain": f"project:{kind}", "question": question.format(app=app), "expected": facts}
+                )
     for question, index in GENERAL_VALIDATION:
         out.append({"domain": "project:general", "question": question, "expected": domains.GENERAL[index][3]})
     return out
 
 
+# arithmetic phrasings only used here (bare and word problems with objects and verbs of their own)
+ARITHMETIC_VALIDATION = {
+    "+": ["{a}{o}{b}，结果是？", "操场上有{a}个同学，又来了{b}个同学，现在操场上有多少个同学？"],
+    "-": ["请帮我计算{a}{o}{b}", "妈妈买了{a}个橘子，吃了{b}个，还有几个？"],
+    "*": ["{a}{o}{b}应该是多少", "一辆车坐{a}个人，{b}辆车能坐多少人？"],
+    "/": ["{a}{o}{b}会得到多少？", "{a}支铅笔平均分给{b}个同学，每个同学分几支？"],
+}
+
+
 def arithmetic_items(count: int) -> list[dict]:
-    items = domains.arithmetic_set("train", count, seed=999)
-    return [dict(item, domain=f"arithmetic:{item['pair'][0]}") for item in items]
+    """``count`` questions in training phrasings and ``count // 2`` in the phrasings above, all on training
+    pairs drawn with seed 999."""
+    import random
+
+    items = [
+        dict(item, domain=f"arithmetic:{item['pair'][0]}")
+        for item in domains.arithmetic_set("train", count, seed=999)
+    ]
+    rng = random.Random(999)
+    for item in domains.arithmetic_set("train", count // 2, seed=998):
+        op, a, b = item["pair"]
+        template = rng.choice(ARITHMETIC_VALIDATION[op])
+        question = template.format(
+            a=domains.chinese_numeral(a) if rng.random() < 0.4 else a, b=b, o=domains.OPS[op]
+        )
+        items.append(dict(item, question=question, domain=f"arithmetic:new {op}"))
+    return items
 
 
 def main() -> None:
@@ -73,8 +104,10 @@ def main() -> None:
             print(f"    {wrong['question']} -> {wrong['answer'][:120]!r}  (expected {wrong['expected']})")
     for domain in ("project", "arithmetic"):
         if totals[domain, "count"]:
-            print(f"{domain:16s} {totals[domain, 'right']:3d}/{totals[domain, 'count']:3d}  "
-                  f"{totals[domain, 'right'] / totals[domain, 'count']:.3f}")
+            print(
+                f"{domain:16s} {totals[domain, 'right']:3d}/{totals[domain, 'count']:3d}  "
+                f"{totals[domain, 'right'] / totals[domain, 'count']:.3f}"
+            )
 
 
 if __name__ == "__main__":
