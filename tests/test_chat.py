@@ -197,7 +197,9 @@ def test_the_working_is_true_and_built_from_steps_seen_in_training():
     step = re.compile(r"^(\d+)([-+×])(\d+)=(\d+)$")
     for op in "+-*/":
         for a, b in domains.arithmetic_pairs(op):
-            steps = [step.match(text.split("<")[0]).groups() for text in domains.working(op, a, b).split("，")]
+            steps = [
+                step.match(text.split("<")[0]).groups() for text in domains.working(op, a, b).split("，")
+            ]
             for x, sign, y, z in steps:
                 assert int(z) == {"+": int(x) + int(y), "-": int(x) - int(y), "×": int(x) * int(y)}[sign]
             x, sign, y, z = steps[-1]

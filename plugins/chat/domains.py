@@ -142,7 +142,7 @@ WORD_PARTS = {
     "more": ["放进了", "拿来了", "买来了", "送来了", "又添了"],
     "less": ["拿走了", "卖掉了", "用掉了", "送出了", "吃掉了"],
     "do": ["买", "做", "收", "摘", "画"],
-}
+}  # fmt: skip
 WORD_COMPOSED = {
     "+": [
         ("{place}有{a}{u}{o}，{more}{b}{u}，现在一共有多少{u}{o}？", "一共有", True),
@@ -218,7 +218,9 @@ def working(op: str, a: int, b: int) -> str:
         return f"{b}×{quotient}={a}"
     if not tens:  # count up in the divisor, each product still short of the dividend says so: where to
         # stop is then decided by two neighbouring numbers, not by looking back at the question
-        return "，".join(f"{b}×{k}={b * k}" + (f"<{a}" if k < quotient else "") for k in range(1, quotient + 1))
+        return "，".join(
+            f"{b}×{k}={b * k}" + (f"<{a}" if k < quotient else "") for k in range(1, quotient + 1)
+        )
     rest = a - b * tens
     return f"{b}×{tens}={b * tens}，{a}-{b * tens}={rest}，{b}×{units}={rest}，{tens}+{units}={quotient}"
 
@@ -233,7 +235,8 @@ def _product(x: int, y: int) -> str:
 # in training are passed over; held-out questions are generated as before.
 OPERATOR_WORDS = {"+": ["加", "加上"], "-": ["减", "减去"], "*": ["乘以", "乘"], "/": ["除以"]}
 OPERATOR_SYMBOLS = {"+": ["+", "＋"], "-": ["-", "－"], "*": ["×", "*", "x"], "/": ["÷", "/"]}
-PREFIXES = ["你好，", "老师，", "我想问一下，", "小助手，", "考考你：", "问个问题：", "嗨，", "对了，", "顺便问下，"]
+PREFIXES = ["你好，", "老师，", "我想问一下，", "小助手，", "考考你：", "问个问题：", "嗨，", "对了，",
+            "顺便问下，"]  # fmt: skip
 FILLERS = ["到底", "究竟", "呢", "啊", "呀", "那个", "这个", "具体", "你知道", "能告诉我", "帮我看看",
            "我想知道", "快", "好", "嗯", "现在", "咱们", "大概", "能不能", "可以", "吗"]  # fmt: skip
 
@@ -529,7 +532,7 @@ PROJECT_CUES = {  # kind: (cues before the app, cues after it)
         ["离线怎么准备模型", "没有网络怎么用", "不联网怎么准备", "第一次用要准备什么",
          "的默认模型怎么准备", "离线前要做什么", "没网能用吗", "要先准备什么"],
     ),
-}
+}  # fmt: skip
 APP_NAMES = ["{app}", "{app}应用", "{app}这个应用", "应用{app}", "{app}的模型"]
 
 
