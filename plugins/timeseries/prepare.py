@@ -22,7 +22,7 @@ def prepare(app, force: bool = False, overrides=()) -> Path:
     Returns the pooled model's folder."""
     pooled = build_default(app, PRETRAIN_RECIPE, overrides=list(overrides), force=force)
     print(f"ready: {pooled}")
-    for recipe, folder in zip(HORIZON_MODELS.values(), horizon_model_dirs()):
+    for recipe, folder in zip(HORIZON_MODELS.values(), horizon_model_dirs(), strict=True):
         print(f"ready: {build_default(app, recipe, folder, list(overrides), force=force)}")
     for name, spec in DATASETS.items():
         if spec.own_model:
