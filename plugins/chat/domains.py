@@ -130,54 +130,6 @@ WORD_TEST = {
 }
 
 
-# Training word problems are also composed from parts (who, where, what, which verb), so that a held-out
-# problem's unseen objects and verbs are one more variation, not a new kind of question. Each template:
-# (question, what the answer says before the result, whether the unit is followed by the object).
-WORD_PARTS = {
-    "objects": [("个", "苹果"), ("本", "书"), ("只", "鸟"), ("块", "糖"), ("张", "纸"), ("颗", "星星"),
-                ("朵", "花"), ("条", "鱼"), ("个", "气球"), ("根", "香蕉"), ("袋", "米"), ("片", "面包")],
-    "places": ["桌子上", "房间里", "教室里", "花园里", "盘子里", "商店里", "仓库里", "冰箱里", "书包里"],
-    "people": ["小明", "小红", "小刚", "妈妈", "爸爸", "老师", "小李", "王阿姨"],
-    "containers": ["袋", "盘", "排", "层", "组", "筐"],
-    "more": ["放进了", "拿来了", "买来了", "送来了", "又添了"],
-    "less": ["拿走了", "卖掉了", "用掉了", "送出了", "吃掉了"],
-    "do": ["买", "做", "收", "摘", "画"],
-}  # fmt: skip
-WORD_COMPOSED = {
-    "+": [
-        ("{place}有{a}{u}{o}，{more}{b}{u}，现在一共有多少{u}{o}？", "一共有", True),
-        ("{p}有{a}{u}{o}，{q}给了{p}{b}{u}，{p}现在有几{u}{o}？", "现在有", True),
-        ("{p}第一天{do}了{a}{u}{o}，第二天{do}了{b}{u}，两天一共多少{u}？", "一共", False),
-    ],
-    "-": [
-        ("{place}有{a}{u}{o}，{less}{b}{u}，还剩多少{u}？", "还剩", False),
-        ("{p}有{a}{u}{o}，给了{q}{b}{u}，{p}还有几{u}？", "还有", False),
-        ("{p}要{do}{a}{u}{o}，已经{do}了{b}{u}，还差多少{u}？", "还差", False),
-    ],
-    "*": [
-        ("每{c}有{a}{u}{o}，{b}{c}一共有多少{u}{o}？", "一共有", True),
-        ("{p}每天{do}{a}{u}{o}，{b}天一共多少{u}？", "一共", False),
-        ("一{c}{o}有{a}{u}，{p}拿了{b}{c}，一共有几{u}？", "一共有", False),
-    ],
-    "/": [
-        ("{a}{u}{o}平均分给{b}个人，每人分到几{u}？", "每人分到", False),
-        ("{a}{u}{o}平均放在{b}{c}里，每{c}有几{u}？", "每份有", False),
-        ("{p}{b}天{do}了{a}{u}{o}，平均每天多少{u}？", "每天", False),
-    ],
-}
-
-
-def _composed_word_problem(rng: random.Random, op: str) -> tuple[str, str, str]:
-    """A training word problem from ``WORD_COMPOSED``: ``(question with {a} and {b} left, says, unit)``."""
-    question, says, with_object = rng.choice(WORD_COMPOSED[op])
-    unit, thing = rng.choice(WORD_PARTS["objects"])
-    p, q = rng.sample(WORD_PARTS["people"], 2)
-    parts = {k: rng.choice(WORD_PARTS[name]) for k, name in
-             (("place", "places"), ("c", "containers"), ("more", "more"), ("less", "less"), ("do", "do"))}  # fmt: skip
-    question = question.format(a="{a}", b="{b}", u=unit, o=thing, p=p, q=q, **parts)
-    return question, says, unit + (thing if with_object else "")
-
-
 def _numerals(rng: random.Random, a: int, b: int) -> tuple[str, str]:
     mode = rng.random()
     if mode < 0.5:
@@ -192,7 +144,7 @@ def working(op: str, a: int, b: int) -> str:
     other problems, and none that needs to know where to stop counting: + and - take the tens of ``b``,
     then its units (37+45: 37+40=77, 77+5=82); x of a two-digit factor takes its tens, then its units
     (13x6: 10x6=60, 6x3=18, 60+18=78) and x of two digits counts up in the larger (3x8: 8x1=8, 8x2=16,
-    8x3=24); / counts up in the divisor to a one-digit quotient (24/8: 8x1=8<24, 8x2=16<24, 8x3=24) and finds
+    8x3=24); / counts up in the divisor to a one-digit quotient (24/8: 8x1=8, 8x2=16, 8x3=24) and finds
     the tens of a larger one first, then its units in what is left (96/6: 6x10=60, 96-60=36, 6x6=36,
     10+6=16). Products are written larger factor first, a division's divisor first. A held-out
     pair is thus made of steps from training pairs."""
@@ -216,11 +168,8 @@ def working(op: str, a: int, b: int) -> str:
     tens, units = quotient - quotient % 10, quotient % 10
     if b == 1 or not units:
         return f"{b}×{quotient}={a}"
-    if not tens:  # count up in the divisor, each product still short of the dividend says so: where to
-        # stop is then decided by two neighbouring numbers, not by looking back at the question
-        return "，".join(
-            f"{b}×{k}={b * k}" + (f"<{a}" if k < quotient else "") for k in range(1, quotient + 1)
-        )
+    if not tens:  # count up in the divisor: every b x k is also a step of other divisions
+        return "，".join(f"{b}×{k}={b * k}" for k in range(1, quotient + 1))
     rest = a - b * tens
     return f"{b}×{tens}={b * tens}，{a}-{b * tens}={rest}，{b}×{units}={rest}，{tens}+{units}={quotient}"
 
@@ -266,8 +215,6 @@ def arithmetic_item(rng: random.Random, op: str, a: int, b: int, held_out: bool)
     steps = f"{restated}：{working(op, a, b)}，所以{restated}等于{r}"
     if rng.random() < 0.3:
         question, says, unit = rng.choice(words)
-        if not held_out and rng.random() < 0.5:
-            question, says, unit = _composed_word_problem(rng, op)
         answer = f"{steps}，{says}{r}{unit}。"
         question = question.format(a=x, b=y)
     else:
