@@ -59,22 +59,27 @@ ARITHMETIC_VALIDATION = {
 
 
 def arithmetic_items(count: int) -> list[dict]:
-    """``count`` questions in training phrasings and ``count // 2`` in the phrasings above, all on training
-    pairs drawn with seed 999."""
+    """``count`` questions drawn by the training generator (seed 999: its templates and training pairs) and
+    ``count // 2`` in the phrasings above on training pairs drawn here (seed 998), so that this second part
+    stays the same whatever the generator draws."""
     import random
 
     items = [
         dict(item, domain=f"arithmetic:{item['pair'][0]}")
         for item in domains.arithmetic_set("train", count, seed=999)
     ]
-    rng = random.Random(999)
-    for item in domains.arithmetic_set("train", count // 2, seed=998):
-        op, a, b = item["pair"]
-        template = rng.choice(ARITHMETIC_VALIDATION[op])
-        question = template.format(
-            a=domains.chinese_numeral(a) if rng.random() < 0.4 else a, b=b, o=domains.OPS[op]
-        )
-        items.append(dict(item, question=question, domain=f"arithmetic:new {op}"))
+    rng = random.Random(998)
+    shares = {"+": 0.35, "-": 0.35, "*": 0.15, "/": 0.15}
+    for op, share in shares.items():
+        pairs = [p for p in domains.arithmetic_pairs(op) if not domains.is_held_out_pair(op, *p)]
+        for _ in range(round(count // 2 * share)):
+            a, b = rng.choice(pairs)
+            question = rng.choice(ARITHMETIC_VALIDATION[op]).format(
+                a=domains.chinese_numeral(a) if rng.random() < 0.4 else a, b=b, o=domains.OPS[op]
+            )
+            items.append(
+                {"domain": f"arithmetic:new {op}", "question": question, "expected": domains.solve(op, a, b)}
+            )
     return items
 
 
