@@ -85,7 +85,9 @@ def arithmetic_items(count: int) -> list[dict]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("model", nargs="?", default="default")
+    parser.add_argument(
+        "model", nargs="?", default=None, help="model or run directory (default: the offline default)"
+    )
     parser.add_argument("--arithmetic", type=int, default=100, help="arithmetic questions (0: none)")
     parser.add_argument("--show", type=int, default=3, help="wrong answers shown per group")
     args = parser.parse_args()
