@@ -141,9 +141,9 @@ def _numerals(rng: random.Random, a: int, b: int) -> tuple[str, str]:
 
 def working(op: str, a: int, b: int) -> str:
     """The steps an answer writes before its result, each small enough to be a fact the model has seen in
-    other problems, and none that needs to know where to stop counting: + and - take the tens of ``b``,
-    then its units (37+45: 37+40=77, 77+5=82); x of a two-digit factor takes its tens, then its units
-    (13x6: 10x6=60, 6x3=18, 60+18=78) and x of two digits counts up in the larger (3x8: 8x1=8, 8x2=16,
+    other problems, and counting at most to a one-digit number: + and - take the tens of ``b``, then its
+    units (37+45: 37+40=77, 77+5=82); x of a two-digit factor takes its tens, then its units (13x6:
+    10x6=60, 6x3=18, 60+18=78), x of two one-digit factors counts up in the larger (3x8: 8x1=8, 8x2=16,
     8x3=24); / counts up in the divisor to a one-digit quotient (24/8: 8x1=8, 8x2=16, 8x3=24) and finds
     the tens of a larger one first, then its units in what is left (96/6: 6x10=60, 96-60=36, 6x6=36,
     10+6=16). Products are written larger factor first, a division's divisor first. A held-out
