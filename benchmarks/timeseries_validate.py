@@ -4,13 +4,12 @@
 
 Windows: 300 generated series of another seed than training (seed 777; last window at the frequency's
 competition horizon) and the shipped six's last 3 windows at their frequency's horizon (inside the part
-their training cut left out); apart from those ("all"), the last 2 windows of 53 real yearly and quarterly
-series that are neither reserved nor trained on (``real_series``: trending, as the reserved suite's
-are). Prints the geometric mean of MASE relative to ETS and the seasonal naive per
-frequency (and over the shipped six's windows alone) for the network (each window forecast by the model
-the default's router picks for its horizon) and two test-time ensembles (``both_models``: with the long
-model, or the shortest one where the long model was picked), and the
-80% coverage for a few interval scales. ETS forecasts are cached on disk (as the reserved suite's, under
+their training cut left out); apart from those ("all"), the last 2 windows of 47 real yearly and quarterly
+series that are neither reserved nor trained on (``real_series``: trending, as the reserved suite's are).
+Prints the geometric mean of MASE relative to ETS and the seasonal naive per frequency (and per group of
+real or shipped windows) for the network (each window forecast by the model the default's router picks
+for its horizon) and two test-time ensembles (``half_context``; ``both_models``: with the long model, or
+the shortest one where the long model was picked), and the 80% coverage for a few interval scales. ETS forecasts are cached on disk (as the reserved suite's, under
 the name ``validate``), so a rerun fits only the network.
 """
 
