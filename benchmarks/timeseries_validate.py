@@ -9,8 +9,9 @@ series that are neither reserved nor trained on (``real_series``: trending, as t
 Prints the geometric mean of MASE relative to ETS and the seasonal naive per frequency (and per group of
 real or shipped windows) for the network (each window forecast by the model the default's router picks
 for its horizon) and two test-time ensembles (``half_context``; ``both_models``: with the long model, or
-the shortest one where the long model was picked), and the 80% coverage for a few interval scales. ETS forecasts are cached on disk (as the reserved suite's, under
-the name ``validate``), so a rerun fits only the network.
+the shortest one where the long model was picked), and the 80% coverage for a few interval scales. ETS
+forecasts are cached on disk (as the reserved suite's, under the name ``validate``), so a rerun fits only
+the network.
 """
 
 from __future__ import annotations
