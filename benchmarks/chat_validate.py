@@ -69,8 +69,7 @@ def arithmetic_items(count: int) -> list[dict]:
         for item in domains.arithmetic_set("train", count, seed=999)
     ]
     rng = random.Random(998)
-    shares = {"+": 0.35, "-": 0.35, "*": 0.15, "/": 0.15}
-    for op, share in shares.items():
+    for op, share in domains.SHARES.items():
         pairs = [p for p in domains.arithmetic_pairs(op) if not domains.is_held_out_pair(op, *p)]
         for _ in range(round(count // 2 * share)):
             a, b = rng.choice(pairs)

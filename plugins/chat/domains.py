@@ -231,14 +231,16 @@ def arithmetic_item(rng: random.Random, op: str, a: int, b: int, held_out: bool)
     return {"domain": "arithmetic", "question": question, "answer": answer, "expected": r, "pair": (op, a, b)}
 
 
+SHARES = {"+": 0.35, "-": 0.35, "*": 0.15, "/": 0.15}  # of the arithmetic questions, per operation
+
+
 def arithmetic_set(split: str, count: int, seed: int) -> list[dict]:
-    """``count`` questions on the split's pairs (+ and - 35% each, x and / 15% each)."""
+    """``count`` questions on the split's pairs, ``SHARES`` of them per operation."""
     rng = random.Random(seed)
     held_out = split == "test"
     pools = {op: [p for p in arithmetic_pairs(op) if is_held_out_pair(op, *p) == held_out] for op in OPS}
-    shares = {"+": 0.35, "-": 0.35, "*": 0.15, "/": 0.15}
     out = []
-    for op, share in shares.items():
+    for op, share in SHARES.items():
         for _ in range(round(count * share)):
             out.append(arithmetic_item(rng, op, *rng.choice(pools[op]), held_out))
     rng.shuffle(out)

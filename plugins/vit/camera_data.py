@@ -19,6 +19,7 @@ from plugins.vit.data import (
     manifest_matches,
     write_labels_file,
 )
+from plugins.vit.scenes import PROCEDURAL
 
 
 def build_camera_dataset(
@@ -29,7 +30,7 @@ def build_camera_dataset(
     seed: int = 0,
     workers: int = 2,
     fresh: bool = False,
-    procedural: float | None = None,
+    procedural: float = PROCEDURAL,
     marks: float = 0.0,
 ) -> Path:
     """Write the camera-scenes dataset to ``root`` (kept when its manifest matches).
@@ -38,8 +39,8 @@ def build_camera_dataset(
     train/val parts of scikit-learn's handwritten digits; test: the held-out handwritten test split (plain
     scans, as the digits-shapes dataset has them); heldout: scenes from the reserved typefaces and photographs
     only (plugins/vit/sources.py), never trained on. ``fresh``: no train/ folder; training renders its scenes
-    afresh as it goes (:class:`FreshScenes`). ``procedural``: the share of procedural backgrounds in train/val
-    (``scenes.PROCEDURAL`` by default); ``marks``: the share of their backgrounds with many small marks
+    afresh as it goes (:class:`FreshScenes`). ``procedural``: the share of procedural backgrounds in train/val;
+    ``marks``: the share of their backgrounds with many small marks
     (``scenes.add_marks``).
     """
     import shutil
@@ -49,10 +50,9 @@ def build_camera_dataset(
     from plugins.vit import scenes, sources
 
     root = Path(root)
-    procedural = scenes.PROCEDURAL if procedural is None else float(procedural)
     summary = sources.source_summary()
     manifest = {"name": CAMERA_DATASET, "version": 3, "seed": seed, "per_class": per_class, "size": size,
-                "heldout_per_class": heldout_per_class, "fresh": fresh, "procedural": procedural, "marks": marks,
+                "heldout_per_class": heldout_per_class, "fresh": fresh, "procedural": float(procedural), "marks": marks,
                 "sources": summary}  # fmt: skip
     manifest_path = root / "dataset.json"
     if manifest_matches(manifest_path, manifest):
@@ -111,23 +111,19 @@ def _handwritten(seed: int):
     return raw, handwritten_split([t for _, t in raw], seed)
 
 
-def training_sources(
-    split: str = "train", seed: int = 0, procedural: float | None = None, marks: float = 0.0
-):
+def training_sources(split: str = "train", seed: int = 0, procedural: float = PROCEDURAL, marks: float = 0.0):
     """What the scenes of ``split`` (train or val) are drawn from: the training typefaces and backgrounds,
     and that split's part of the handwritten digits (the test part is never drawn); ``procedural``: the
-    share of procedural backgrounds (``scenes.PROCEDURAL`` by default); ``marks``: of backgrounds with many
-    small marks (``scenes.add_marks``)."""
+    share of procedural backgrounds; ``marks``: of backgrounds with many small marks (``scenes.add_marks``)."""
     from plugins.vit import scenes, sources
 
     raw, (train_idx, val_idx, _) = _handwritten(seed)
     indices = train_idx if split == "train" else val_idx
-    share = scenes.PROCEDURAL if procedural is None else float(procedural)
     return scenes.Sources(
         sources.training_fonts(),
         sources.training_backgrounds(),
         [raw[i] for i in indices],
-        procedural=share,
+        procedural=float(procedural),
         marks=float(marks),
     )
 
@@ -141,7 +137,7 @@ class FreshScenes:
 
     def __init__(
         self, labels: list[str], per_class: int, size: int, mean, std, seed: int = 0, warm: bool = True,
-        none_repeat: int = 2, procedural: float | None = None, marks: float = 0.0,
+        none_repeat: int = 2, procedural: float = PROCEDURAL, marks: float = 0.0,
     ):  # fmt: skip
         from plugins.vit import scenes
 

@@ -64,13 +64,14 @@ def training_parts(recipe) -> TrainingParts:
     common = {"image_size": size, "mean": recipe.mean, "std": recipe.std, "crop_pct": recipe.crop_pct}
     if fresh:  # camera scenes rendered afresh for every item (in the DataLoader's workers)
         from plugins.vit.camera_data import FreshScenes
+        from plugins.vit.scenes import PROCEDURAL
 
         per_class = int(recipe.scenes.get("per_class", 1200))
         none_repeat = int(recipe.scenes.get("none_repeat", 2))
-        procedural = recipe.scenes.get("procedural")
         train = FreshScenes(
             labels, per_class, size, recipe.mean, recipe.std, seed=recipe.seed, none_repeat=none_repeat,
-            procedural=procedural, marks=float(recipe.scenes.get("marks", 0.0)),
+            procedural=float(recipe.scenes.get("procedural", PROCEDURAL)),
+            marks=float(recipe.scenes.get("marks", 0.0)),
         )  # fmt: skip
         _leave_cores_to_workers(recipe.dataloader_workers)
     else:
