@@ -162,6 +162,27 @@ def test_lexicon_decoding_spells_only_known_words():
     assert lexicon_beam_search(_log_probs(vocab, [{"": 0.9}] * 4), vocab.tokens, 0, lexicon) == ""
 
 
+def test_word_bigrams_weigh_ambiguous_words_and_still_allow_new_orders(tmp_path):
+    from plugins.asr_tts.asr_model import CharVocab
+    from plugins.asr_tts.lexicon import Lexicon, lexicon_beam_search
+
+    vocab = CharVocab()
+    lexicon = Lexicon.from_texts(["pick up the puck", "pick up the box", "pack the box"])
+    assert lexicon.bigrams[("the", "puck")] == 1 and lexicon.bigrams[("<s>", "pick")] == 2
+    assert lexicon.log_prob("the", "puck") > lexicon.log_prob("the", "pack") > float("-inf")
+    # "pick up the p?ck": the sound leans to "pack", which never follows "the" in the transcripts
+    frames = [{c: 0.9} for c in "pick up the p"] + [{"a": 0.5, "u": 0.45}, {"c": 0.9}, {"": 0.9}, {"k": 0.9}]
+    log_probs = _log_probs(vocab, frames)
+    assert lexicon_beam_search(log_probs, vocab.tokens, 0, lexicon, lm_weight=0) == "pick up the pack"
+    assert lexicon_beam_search(log_probs, vocab.tokens, 0, lexicon) == "pick up the puck"
+    # a clearly spoken order the transcripts never had is still heard
+    clear = _log_probs(vocab, [{c: 0.95} for c in "box the pick"])
+    assert lexicon_beam_search(clear, vocab.tokens, 0, lexicon) == "box the pick"
+    lexicon.save(tmp_path)
+    assert Lexicon.load(tmp_path).bigrams == lexicon.bigrams
+    assert Lexicon.load(tmp_path, bigrams=False).bigrams == {}
+
+
 def test_speed_perturbation_scales_length_and_pitch():
     from plugins.asr_tts.audio import change_speed
 
@@ -254,12 +275,20 @@ def test_tiny_parakeet_trains_through_the_engine_and_decodes(tiny_run):
     assert any("eval_wer" in row for row in log)
     transcriber = Transcriber.load(run, "cpu")
     wave = load_audio(tiny_run["corpus"] / "audio" / "test-00000.wav")
-    assert transcriber.decoder == "lexicon"
+    assert transcriber.decoder == "lm" and (run / "word_bigrams.txt").is_file()
     result = transcriber.transcribe([wave, np.zeros(8000, np.float32)])
     assert result[0]["speech"] and isinstance(result[0]["text"], str) and result[0]["seconds"] > 0
     assert set(result[0]["text"].split()) <= set(transcriber.lexicon.words)
     assert result[1] == {"text": "", "speech": False, "duration_s": 0.5, "chunks": 0}
     assert Transcriber.load(run, "cpu", decoder="greedy").decoder == "greedy"
+    assert Transcriber.load(run, "cpu", decoder="lexicon").decoder == "lexicon"
+    (run / "word_bigrams.txt").rename(run / "word_bigrams.off")
+    try:
+        with pytest.raises(AppsError, match="no word_bigrams.txt"):
+            Transcriber.load(run, "cpu", decoder="lm")
+        assert Transcriber.load(run, "cpu").decoder == "lexicon"  # runs of earlier versions
+    finally:
+        (run / "word_bigrams.off").rename(run / "word_bigrams.txt")
     (run / "lexicon.txt").rename(run / "lexicon.off")
     try:
         with pytest.raises(AppsError, match="no lexicon.txt"):

@@ -46,12 +46,13 @@ class AsrApp(App):
         )
         decoder = click.Option(
             ["--decoder"],
-            type=click.Choice(["auto", "lexicon", "greedy"]),
+            type=click.Choice(["auto", "lm", "lexicon", "greedy"]),
             default="auto",
             show_default=True,
             help="CTC decoding. lexicon: a beam search that spells only the words of the model's training "
-            "transcripts (runs of 'apps train asr' store them); greedy: the best character of every frame; "
-            "auto: lexicon when the model has one.",
+            "transcripts (runs of 'apps train asr' store them); lm: the same, weighed by a word bigram "
+            "model of those transcripts; greedy: the best character of every frame; auto: the first of "
+            "lm, lexicon, greedy that the model has.",
         )
         if verb == "run":
             return [

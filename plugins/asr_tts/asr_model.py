@@ -303,16 +303,19 @@ class Transcriber:
 
     @property
     def decoder(self) -> str:
-        return "lexicon" if self.lexicon is not None else "greedy"
+        if self.lexicon is None:
+            return "greedy"
+        return "lm" if self.lexicon.bigrams else "lexicon"
 
     @classmethod
     def load(cls, source: str | Path, device=None, dtype=None, decoder: str = "auto") -> Transcriber:
-        """``decoder``: ``greedy``, ``lexicon`` (the words of the run's training transcripts, lexicon.txt)
-        or ``auto`` (lexicon when the run has one)."""
+        """``decoder``: ``greedy``, ``lexicon`` (the words of the run's training transcripts, lexicon.txt),
+        ``lm`` (those words weighed by their bigrams, word_bigrams.txt) or ``auto`` (the first of lm,
+        lexicon and greedy that the run has)."""
         import torch
 
         from core import resolve_device
-        from plugins.asr_tts.lexicon import LEXICON_FILE, Lexicon
+        from plugins.asr_tts.lexicon import BIGRAM_FILE, LEXICON_FILE, Lexicon
 
         _, model_cls = transformers_parakeet()
         from transformers.utils import logging as hf_logging
@@ -337,11 +340,18 @@ class Transcriber:
                 hint="build the offline default with 'apps prepare asr', or pass --model RUN_DIR",
             ) from None
         model.to(device=device, dtype=dtype or torch.float32)
-        lexicon = Lexicon.load(source_path) if decoder != "greedy" and isinstance(vocab, CharVocab) else None
-        if decoder == "lexicon" and lexicon is None:
+        lexicon = None
+        if decoder != "greedy" and isinstance(vocab, CharVocab):
+            lexicon = Lexicon.load(source_path, bigrams=decoder != "lexicon")
+        if decoder in ("lexicon", "lm") and lexicon is None:
             raise AppsError(
                 f"'{source}' has no {LEXICON_FILE} for lexicon decoding",
                 hint="runs of 'apps train asr' with a character vocabulary write one; use --decoder greedy",
+            )
+        if decoder == "lm" and not lexicon.bigrams:
+            raise AppsError(
+                f"'{source}' has no {BIGRAM_FILE} for the word language model",
+                hint="runs of 'apps train asr' write one since the fifteenth session; use --decoder lexicon",
             )
         return cls(model, vocab, device, lexicon=lexicon)
 

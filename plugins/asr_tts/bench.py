@@ -12,29 +12,50 @@ from core import AppsError
 from plugins.asr_tts.stream import END_SILENCE_S
 
 
-def _time_model(model, seconds: float, repeats: int = 3) -> float:
-    """Median seconds to run ``model`` on ``seconds`` of audio features (batch 1)."""
+def _speech(seconds: float) -> np.ndarray:
+    """``seconds`` of the corpus's held-out utterances one after another (decoding costs more on speech than
+    on noise), or of noise when the corpus is not built."""
+    from plugins.asr_tts.audio import load_audio
+    from plugins.asr_tts.corpus import corpus_folder
+
+    files = sorted((corpus_folder() / "audio").glob("test-*.wav"))
+    if not files or not seconds:
+        return (0.1 * np.random.default_rng(0).standard_normal(int(seconds * 16000))).astype(np.float32)
+    waves, length = [], 0
+    for path in files:
+        waves.append(load_audio(path))
+        length += len(waves[-1])
+        if length >= seconds * 16000:
+            break
+    return np.concatenate(waves)[: int(seconds * 16000)]
+
+
+def _time_model(model, seconds: float, repeats: int = 3, transcriber=None) -> float:
+    """Median seconds to turn ``seconds`` of audio into text (batch 1, features included): the
+    ``transcriber``'s own decoder (its lexicon and word bigrams) when given, else ``model`` and argmax."""
     import torch
 
     from plugins.asr_tts.audio import LogMel
 
-    rng = np.random.default_rng(0)
-    wave = (0.1 * rng.standard_normal(int(seconds * 16000))).astype(np.float32)
+    wave = _speech(seconds)
     features = LogMel(n_mels=model.config.encoder_config.num_mel_bins)
     timings = []
     with torch.inference_mode():
         for _ in range(repeats + 1):
             began = time.perf_counter()
-            feats, mask = features([wave])
-            model(input_features=feats, attention_mask=mask).logits.argmax(-1)
+            if transcriber is not None:
+                transcriber._decode_batch([wave])
+            else:
+                feats, mask = features([wave])
+                model(input_features=feats, attention_mask=mask).logits.argmax(-1)
             timings.append(time.perf_counter() - began)
     return float(np.median(timings[1:]))
 
 
 def asr_benchmark_rows(device: str = "auto", seconds: float = 10.0, skip_large: bool = False) -> list[dict]:
     """Real-time factor (compute seconds / audio seconds, batch 1, features included) of the offline default
-    and of the full parakeet-ctc-0.6b architecture with random weights, and the streaming latency (end of
-    speech -> final transcript) of the default."""
+    (its decoder included) and of the full parakeet-ctc-0.6b architecture with random weights (argmax), and
+    the streaming latency (end of speech -> final transcript) of the default."""
     import torch
 
     from core import default_is_built, default_model_dir, resolve_device
@@ -42,14 +63,16 @@ def asr_benchmark_rows(device: str = "auto", seconds: float = 10.0, skip_large: 
 
     device = resolve_device(device)
     if default_is_built("asr"):
-        name, model = "offline default", Transcriber.load(default_model_dir("asr"), device).model
+        transcriber = Transcriber.load(default_model_dir("asr"), device)
+        name, model = f"offline default, {transcriber.decoder} decoder", transcriber.model
     else:
         name, model = "offline default architecture (untrained: run apps prepare asr)", build_model(29)
+        transcriber = None
     model = model.to(device).eval()
     threads = torch.get_num_threads()
     params = sum(p.numel() for p in model.parameters())
     label = f"{name} ({params / 1e6:.1f}M params), {seconds:g} s audio, {device}, {threads} threads"
-    small = _time_model(model, seconds)
+    small = _time_model(model, seconds, transcriber=transcriber)
     rows = [
         {
             "name": label,
@@ -77,7 +100,7 @@ def asr_benchmark_rows(device: str = "auto", seconds: float = 10.0, skip_large: 
         )
     # The microphone loop decodes an utterance once the VAD has heard END_SILENCE_S of quiet.
     for utterance_s in (1.5, 3.0):
-        spent = _time_model(model, utterance_s)
+        spent = _time_model(model, utterance_s, transcriber=transcriber)
         rows.append(
             {
                 "name": f"{name}: {utterance_s:g} s utterance, end of speech -> final text "

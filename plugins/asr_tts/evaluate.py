@@ -10,7 +10,7 @@ from core import AppsError
 
 
 def _score(transcriber, rows, with_greedy: bool) -> dict:
-    """WER/CER (and the greedy decoder's beside the lexicon's), worst voices and wrong examples."""
+    """WER/CER (and the greedy decoder's beside the lexicon's or lm's), worst voices and wrong examples."""
     from plugins.asr_tts.asr_model import error_rates
     from plugins.asr_tts.audio import load_audio
 
@@ -63,7 +63,7 @@ def evaluate_asr(
 ) -> dict:
     """WER/CER of ``model`` by source: ``dataset``, or by default every held-out source of eval_sources.py
     (espeak-ng's held-out voices, flite clean, flite through sox's reverb, flite at 10 dB flite babble).
-    With the lexicon decoder the greedy decoder's WER/CER come beside it (``greedy_wer``, ``greedy_cer``);
+    With the lexicon or lm decoder the greedy decoder's WER/CER come beside it (``greedy_wer``, ``greedy_cer``);
     ``limit`` caps the utterances of each source."""
     import sys
 
@@ -88,7 +88,7 @@ def evaluate_asr(
         rows = _read(spec, limit)
         out["sources"][name] = {
             "dataset": spec,
-            **_score(transcriber, rows, transcriber.decoder == "lexicon"),
+            **_score(transcriber, rows, transcriber.decoder != "greedy"),
         }
     return out
 
