@@ -4,7 +4,7 @@
 
 Windows: 300 generated series of another seed than training (seed 777; last window at the frequency's
 competition horizon) and the shipped six's last 3 windows at their frequency's horizon (inside the part
-their training cut left out); apart from those ("all"), the last 2 windows of 47 real yearly and quarterly
+their training cut left out); apart from those ("all"), the last 2 windows of 85 real yearly and quarterly
 series that are neither reserved nor trained on (``real_series``: trending, as the reserved suite's are).
 Prints the geometric mean of MASE relative to ETS and the seasonal naive per frequency (and per group of
 real or shipped windows) for the network (each window forecast by the model the default's router picks
@@ -27,18 +27,32 @@ from plugins.timeseries.reserved import BaselineCache
 from plugins.timeseries.synthetic import labelled_series
 
 
-def real_series() -> list[tuple[str, np.ndarray]]:
-    """Real yearly and quarterly series outside the reserved suite and outside training, most of them
-    trending (what the generated windows have few of): statsmodels' World Bank fertility rates (yearly,
-    1960-2011; the first 40 countries with every year), Danish money demand (Johansen and Juselius,
-    quarterly 1974-1987) and German interest and inflation rates (quarterly 1972-1998)."""
+def real_series() -> list[tuple[str, np.ndarray, str]]:
+    """``(frequency, values, group)``: real yearly and quarterly series outside the reserved suite and
+    outside training, most of them trending (what the generated windows have few of). 'fertility':
+    statsmodels' World Bank fertility rates (yearly 1960-2011, the first 40 countries with every year),
+    smooth official statistics; 'firms': Grunfeld's investment, value and capital of 11 US firms (yearly
+    1935-1954) and the world copper market (yearly, 25 years), short economic series; 'quarterly': Danish
+    money demand (Johansen and Juselius, 1974-1987) and German interest and inflation rates (1972-1998)."""
     import statsmodels.api as sm
 
     fertility = sm.datasets.fertility.load_pandas().data
     years = fertility[[c for c in fertility.columns if c.isdigit() and c <= "2011"]].dropna()
-    out = [("yearly", row.to_numpy(float)) for _, row in years.head(40).iterrows()]
-    for frame in (sm.datasets.danish_data.load_pandas().data, sm.datasets.interest_inflation.load_pandas().data):
-        out += [("quarterly", frame[c].to_numpy(float)) for c in frame.columns if c not in ("year", "quarter")]
+    out = [("yearly", row.to_numpy(float), "fertility") for _, row in years.head(40).iterrows()]
+    firms = sm.datasets.grunfeld.load_pandas().data
+    for _, rows in firms.groupby("firm"):  # sorted by firm
+        out += [("yearly", rows[c].to_numpy(float), "firms") for c in ("invest", "value", "capital")]
+    copper = sm.datasets.copper.load_pandas().data
+    out += [("yearly", copper[c].to_numpy(float), "firms") for c in copper.columns if c != "TIME"]
+    for frame in (
+        sm.datasets.danish_data.load_pandas().data,
+        sm.datasets.interest_inflation.load_pandas().data,
+    ):
+        out += [
+            ("quarterly", frame[c].to_numpy(float), "quarterly")
+            for c in frame.columns
+            if c not in ("year", "quarter")
+        ]
     return out
 
 
@@ -46,11 +60,12 @@ def windows() -> list[tuple[str, np.ndarray, np.ndarray, str]]:
     """``(frequency, history, actual, source)``: ``source`` is 'generated', 'real' (``real_series``) or
     the shipped dataset's name."""
     jobs = []
-    for freq, values in real_series():
+    for freq, values, group in real_series():
         h = COMPETITION[freq][0]
         for k in range(2):
             origin = len(values) - h - k * h
-            jobs.append((freq, values[:origin], values[origin : origin + h], "real"))
+            if origin >= 12:  # ETS needs a dozen points
+                jobs.append((freq, values[:origin], values[origin : origin + h], f"real {group}"))
     for freq, values in labelled_series(300, seed=777):
         h, m = COMPETITION[freq]
         if len(values) >= h + max(2 * m, 2 * h, 12):
@@ -102,13 +117,23 @@ def main(long_dir: str, *shorter_dirs: str) -> None:
     cache.save()
     freqs, sources = np.array(scores.pop("freq")), np.array(scores.pop("source"))
     print(f"{len(jobs)} windows (CPU: see the report)")
-    for group in ["all", *COMPETITION, "real", "real yearly", "real quarterly", "shipped", *DATASETS]:
+    real = np.char.startswith(sources.astype(str), "real")
+    for group in [
+        "all",
+        *COMPETITION,
+        "real",
+        "real fertility",
+        "real firms",
+        "real quarterly",
+        "shipped",
+        *DATASETS,
+    ]:
         if group == "all":
-            chosen = sources != "real"  # as before the real group came
+            chosen = ~real  # as before the real group came
         elif group.startswith("real"):
-            chosen = (sources == "real") & ((freqs == group[5:]) | (group == "real"))
+            chosen = real if group == "real" else sources == group
         elif group == "shipped":
-            chosen = ~np.isin(sources, ["generated", "real"])
+            chosen = ~real & (sources != "generated")
         else:
             chosen = (freqs == group) & (sources == "generated") if group in COMPETITION else sources == group
         if not chosen.any():

@@ -262,7 +262,7 @@ def test_prepare_builds_pooled_and_own_models_through_the_core_lifecycle(tmp_pat
     folders as before, drops checkpoints, and skips what is built unless --force."""
     import core.training.engine as engine
     from core.paths import default_model_dir
-    from plugins.timeseries.model import horizon_model_dirs, own_model_dir
+    from plugins.timeseries.model import horizon_models, own_model_dir
 
     trained = []
 
@@ -282,7 +282,7 @@ def test_prepare_builds_pooled_and_own_models_through_the_core_lifecycle(tmp_pat
         ("patchtst-pretrain-short", ["max_steps=2"]),
         *[(tsdata.DATASETS[n].own_model, [f"dataset={n}", *tsdata.DATASETS[n].own_settings]) for n in own],
     ]
-    for folder in (default_model_dir("timeseries"), *horizon_model_dirs(), *map(own_model_dir, own)):
+    for folder in (default_model_dir("timeseries"), *horizon_models().values(), *map(own_model_dir, own)):
         assert (folder / "run.json").is_file() and not (folder / "checkpoint-1").exists(), folder
         assert not folder.with_name(folder.name + ".building").exists()
     invoke("prepare", "timeseries")

@@ -42,9 +42,9 @@ def own_model_dir(dataset: str) -> Path:
 HORIZON_MODELS = {"default-medium": "patchtst-pretrain-medium", "default-short": "patchtst-pretrain-short"}
 
 
-def horizon_model_dirs() -> list[Path]:
-    """The folders of the zero-shot default's shorter-horizon models (``HORIZON_MODELS``)."""
-    return [default_model_dir(APP).with_name(name) for name in HORIZON_MODELS]
+def horizon_models() -> dict[str, Path]:
+    """The zero-shot default's shorter-horizon models (``HORIZON_MODELS``): recipe -> folder."""
+    return {recipe: default_model_dir(APP).with_name(name) for name, recipe in HORIZON_MODELS.items()}
 
 
 def model_ref(model: str | None, dataset: str | None = None) -> ModelRef:
@@ -89,7 +89,9 @@ def forecaster_for(ref: ModelRef, device: str = "auto") -> Forecaster | HorizonR
     forecaster = Forecaster.from_run(ref.path, device=device)
     if Path(ref.path) != default_model_dir(APP):
         return forecaster
-    shorter = [Forecaster.from_run(d, device=device) for d in horizon_model_dirs() if default_is_built(APP, d)]
+    shorter = [
+        Forecaster.from_run(d, device=device) for d in horizon_models().values() if default_is_built(APP, d)
+    ]
     return HorizonRouter(forecaster, *shorter) if shorter else forecaster
 
 

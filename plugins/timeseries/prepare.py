@@ -12,7 +12,7 @@ from pathlib import Path
 
 from core import build_default
 from plugins.timeseries.data import DATASETS
-from plugins.timeseries.model import HORIZON_MODELS, horizon_model_dirs, own_model_dir
+from plugins.timeseries.model import horizon_models, own_model_dir
 
 PRETRAIN_RECIPE = "patchtst-pretrain"
 
@@ -22,7 +22,7 @@ def prepare(app, force: bool = False, overrides=()) -> Path:
     Returns the pooled model's folder."""
     pooled = build_default(app, PRETRAIN_RECIPE, overrides=list(overrides), force=force)
     print(f"ready: {pooled}")
-    for recipe, folder in zip(HORIZON_MODELS.values(), horizon_model_dirs(), strict=True):
+    for recipe, folder in horizon_models().items():
         print(f"ready: {build_default(app, recipe, folder, list(overrides), force=force)}")
     for name, spec in DATASETS.items():
         if spec.own_model:
