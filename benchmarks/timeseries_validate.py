@@ -1,6 +1,7 @@
 """Validation of the zero-shot timeseries settings, never on the reserved suite (docs/timeseries.md).
 
     python benchmarks/timeseries_validate.py LONG_RUN_DIR [SHORTER_RUN_DIR ...]   # e.g. default medium short
+    (shorter runs of one prediction length forecast as their mean: the default's three short seeds)
 
 Windows: 300 generated series of another seed than training (seed 777; last window at the frequency's
 competition horizon) and the shipped six's last 3 windows at their frequency's horizon (inside the part
@@ -22,7 +23,7 @@ import numpy as np
 
 from plugins.timeseries.backtest import mae, naive_scale, seasonal_naive
 from plugins.timeseries.data import COMPETITION, DATASETS, frequency_class, load_dataset, series_arrays
-from plugins.timeseries.model import Forecaster, HorizonRouter
+from plugins.timeseries.model import Forecaster, horizon_router
 from plugins.timeseries.reserved import BaselineCache
 from plugins.timeseries.synthetic import labelled_series
 
@@ -87,7 +88,7 @@ def gmean_ratio(a, b) -> float:
 
 
 def main(long_dir: str, *shorter_dirs: str) -> None:
-    router = HorizonRouter(Forecaster.from_run(long_dir), *map(Forecaster.from_run, shorter_dirs))
+    router = horizon_router(Forecaster.from_run(long_dir), [Forecaster.from_run(d) for d in shorter_dirs])
     jobs = windows()
     scores = {key: [] for key in ("net", "half_context", "both_models", "ets", "naive", "freq", "source")}
     cache = BaselineCache("ets")

@@ -74,6 +74,10 @@ def test_read_table_without_id_uses_file_name_and_custom_columns(tmp_path):
     )
     table = tsdata.read_table(path, ds_col="time", y_col="kwh")
     assert set(table["unique_id"]) == {"meter"} and table.attrs["freq"] == "h"
+    # a column of plain years is yearly, not nanoseconds since 1970
+    years = write_csv(tmp_path / "sales.csv", ["1990,5", "1991,7", "1992,6", "1993,9"], header="year,units")
+    table = tsdata.read_table(years, ds_col="year", y_col="units")
+    assert table.attrs["freq"] == "YS-JAN" and table["ds"].iloc[0].year == 1990
 
 
 @pytest.mark.parametrize(
@@ -280,15 +284,17 @@ def test_prepare_builds_pooled_and_own_models_through_the_core_lifecycle(tmp_pat
         ("patchtst-pretrain", ["max_steps=2"]),
         ("patchtst-pretrain-medium", ["max_steps=2"]),
         ("patchtst-pretrain-short", ["max_steps=2"]),
+        ("patchtst-pretrain-short", ["seed=43", "max_steps=2"]),
+        ("patchtst-pretrain-short", ["seed=44", "max_steps=2"]),
         *[(tsdata.DATASETS[n].own_model, [f"dataset={n}", *tsdata.DATASETS[n].own_settings]) for n in own],
     ]
-    for folder in (default_model_dir("timeseries"), *horizon_models().values(), *map(own_model_dir, own)):
+    for folder in (default_model_dir("timeseries"), *horizon_models(), *map(own_model_dir, own)):
         assert (folder / "run.json").is_file() and not (folder / "checkpoint-1").exists(), folder
         assert not folder.with_name(folder.name + ".building").exists()
     invoke("prepare", "timeseries")
-    assert len(trained) == 3 + len(own)  # all built: nothing to do
+    assert len(trained) == 5 + len(own)  # all built: nothing to do
     invoke("prepare", "timeseries", "--force")
-    assert len(trained) == 2 * (3 + len(own))
+    assert len(trained) == 2 * (5 + len(own))
 
 
 def invoke(*args):

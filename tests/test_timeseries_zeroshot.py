@@ -41,7 +41,7 @@ def test_reserved_series_are_not_offered_for_training():
 
 
 def test_router_sends_each_horizon_to_the_shortest_model_that_covers_it():
-    from plugins.timeseries.model import Forecaster, HorizonRouter, build_model
+    from plugins.timeseries.model import Forecaster, HorizonRouter, build_model, horizon_router
     from plugins.timeseries.recipe import ModelSettings
 
     tiny = {
@@ -66,6 +66,17 @@ def test_router_sends_each_horizon_to_the_shortest_model_that_covers_it():
     assert router.source(17) == router.source(24) == router.source(48) == router.source(None) == "long"
     out = router.predict([np.arange(20.0), np.arange(100.0)], 6)
     assert out["point"].shape == (2, 6) and (out["q0.1"] <= out["q0.9"] + 1e-6).all()
+    # models of one prediction length (the default's three short seeds) forecast as their mean
+    seed = Forecaster(build_model(ModelSettings(context_length=32, prediction_length=8, **tiny)), path="s1")
+    router = horizon_router(long, [short, medium, seed])
+    assert router.source(6) == "short (mean of 2 seeds)" and router.source(9) == "medium"
+    histories = [np.arange(20.0), np.sin(np.arange(50.0))]
+    both = [model.predict(histories, 6) for model in (short, seed)]
+    assert not np.allclose(both[0]["point"], both[1]["point"])  # two initialisations
+    out = router.predict(histories, 6)
+    for key in ("point", "q0.1", "q0.9"):
+        np.testing.assert_allclose(out[key], (both[0][key] + both[1][key]) / 2, rtol=1e-5)
+    assert horizon_router(long, []) is long
 
 
 class Drift:

@@ -421,6 +421,8 @@ def _parse_timestamps(column):
 
     if pd.api.types.is_datetime64_any_dtype(column):
         return column
+    if pd.api.types.is_integer_dtype(column) and column.between(1000, 2999).all():  # a column of years
+        return pd.to_datetime(column.astype(str), format="%Y")
     try:
         return pd.to_datetime(column, errors="coerce", format="mixed")
     except (TypeError, ValueError):

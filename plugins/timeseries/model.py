@@ -28,7 +28,7 @@ from plugins.timeseries.recipe import ModelSettings  # the PatchTST shape, decla
 
 APP = "timeseries"
 FORECAST_FILE = "forecast.json"  # written beside the weights: what forecasting needs to know
-PREPARE_TAKES = "about 15 minutes on 2 CPU cores"  # how long 'apps prepare timeseries' takes, for its hint
+PREPARE_TAKES = "about 20 minutes on 2 CPU cores"  # how long 'apps prepare timeseries' takes, for its hint
 POOLED = ("", "default", "pooled")  # --model values that name the prepared models, not a path
 
 
@@ -38,13 +38,19 @@ def own_model_dir(dataset: str) -> Path:
     return default_model_dir(APP).with_name(f"series-{dataset}")
 
 
-# The zero-shot default's models for shorter horizons, beside the long one (``default``): folder -> recipe
-HORIZON_MODELS = {"default-medium": "patchtst-pretrain-medium", "default-short": "patchtst-pretrain-short"}
+# The zero-shot default's models for shorter horizons, beside the long one (``default``): folder -> (recipe,
+# settings). The short model is trained from three seeds and forecasts as their average (``SeedEnsemble``).
+HORIZON_MODELS = {
+    "default-medium": ("patchtst-pretrain-medium", []),
+    "default-short": ("patchtst-pretrain-short", []),
+    "default-short-seed43": ("patchtst-pretrain-short", ["seed=43"]),
+    "default-short-seed44": ("patchtst-pretrain-short", ["seed=44"]),
+}
 
 
-def horizon_models() -> dict[str, Path]:
-    """The zero-shot default's shorter-horizon models (``HORIZON_MODELS``): recipe -> folder."""
-    return {recipe: default_model_dir(APP).with_name(name) for name, recipe in HORIZON_MODELS.items()}
+def horizon_models() -> dict[Path, tuple[str, list[str]]]:
+    """The zero-shot default's shorter-horizon models (``HORIZON_MODELS``): folder -> (recipe, settings)."""
+    return {default_model_dir(APP).with_name(name): spec for name, spec in HORIZON_MODELS.items()}
 
 
 def model_ref(model: str | None, dataset: str | None = None) -> ModelRef:
@@ -89,10 +95,18 @@ def forecaster_for(ref: ModelRef, device: str = "auto") -> Forecaster | HorizonR
     forecaster = Forecaster.from_run(ref.path, device=device)
     if Path(ref.path) != default_model_dir(APP):
         return forecaster
-    shorter = [
-        Forecaster.from_run(d, device=device) for d in horizon_models().values() if default_is_built(APP, d)
-    ]
-    return HorizonRouter(forecaster, *shorter) if shorter else forecaster
+    shorter = [Forecaster.from_run(d, device=device) for d in horizon_models() if default_is_built(APP, d)]
+    return horizon_router(forecaster, shorter)
+
+
+def horizon_router(long: Forecaster, shorter: list[Forecaster]) -> Forecaster | HorizonRouter:
+    """``long`` with its ``shorter``-horizon models; those of one prediction length forecast together as a
+    ``SeedEnsemble``."""
+    by_length: dict[int, list[Forecaster]] = {}
+    for model in shorter:
+        by_length.setdefault(model.prediction_length, []).append(model)
+    models = [group[0] if len(group) == 1 else SeedEnsemble(*group) for group in by_length.values()]
+    return HorizonRouter(long, *models) if models else long
 
 
 def build_model(settings: ModelSettings):
@@ -285,6 +299,26 @@ class Forecaster:
         for q in quantiles:
             result[f"q{q:g}"] = loc + scale * (mu + self.interval_scale * sigma * ppf(q))
         return result
+
+
+class SeedEnsemble:
+    """Models of one recipe trained from different seeds, forecasting together: the mean of their point
+    forecasts and of their quantiles. One model's forecast jitters from step to step by more than a smooth
+    series moves, and which seed does best differs from group to group; the mean of three seeds was at or
+    ahead of the seeds' average on every validation group (docs/timeseries.md)."""
+
+    def __init__(self, *members: Forecaster):
+        self.members = members
+        first = members[0]
+        self.info, self.device, self.model, self.path = first.info, first.device, first.model, first.path
+        self.context_length, self.prediction_length = first.context_length, first.prediction_length
+
+    def source(self, horizon: int | None = None) -> str:
+        return f"{self.members[0].source(horizon)} (mean of {len(self.members)} seeds)"
+
+    def predict(self, histories, horizon=None, quantiles=(0.1, 0.9), batch_size=256) -> dict:
+        outs = [m.predict(histories, horizon, quantiles, batch_size) for m in self.members]
+        return {key: np.mean([out[key] for out in outs], axis=0) for key in outs[0]}
 
 
 class HorizonRouter:
