@@ -19,7 +19,7 @@ from core import AppsError
 BLANK = "<blank>"
 CHARS = list(" abcdefghijklmnopqrstuvwxyz'")
 VOCAB_FILE = "vocab.json"
-PREPARE_TAKES = "about 15 min on a CPU"  # how long 'apps prepare asr' trains
+PREPARE_TAKES = "about 25 minutes on 2 CPU cores"  # how long 'apps prepare asr' synthesises and trains
 # nvidia/parakeet-ctc-0.6b = transformers' ParakeetCTCConfig defaults (FastConformer, 24 layers, 609M params).
 PARAKEET_CTC_06B = {
     "hidden_size": 1024,
