@@ -327,7 +327,8 @@ class HorizonRouter:
     96-step context: yearly 6, quarterly 8; medium, 18 steps with 128: monthly 18, weekly 13, daily 14),
     else from the long one (48 steps with 384: hourly 48, and recursively beyond). A short series is thus
     seen by a model whose context it mostly fills, and no horizon of the competitions is recursive.
-    (Averaging models helped a little on the validation series but multiplies the inference time: docs.)"""
+    (The short model is the mean of three seeds, SeedEnsemble; averaging the long and short models helped
+    less on validation and multiplies the inference time: docs.)"""
 
     def __init__(self, long: Forecaster, *shorter: Forecaster):
         self.long = long

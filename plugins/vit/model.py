@@ -32,7 +32,9 @@ from plugins.vit.data import fit_square, normalize, read_labels_file, write_labe
 DEFAULT_TIMM_MODEL = "vit_tiny_patch16_224.augreg_in21k_ft_in1k"
 CONFIG_NAME = "vit_config.json"  # written by TimmClassifier.save_pretrained, read back by load_classifier
 WEIGHTS_NAME = "model.safetensors"
-BUILD_TAKES = "about 15 minutes on 2 CPU cores"  # how long 'apps prepare vit' takes to build the offline default
+BUILD_TAKES = (
+    "about 15 minutes on 2 CPU cores"  # how long 'apps prepare vit' takes to build the offline default
+)
 
 
 # ---- the trainable model --------------------------------------------------------------------------
@@ -140,13 +142,19 @@ def conv_stem(patch_size: int, width: int, embed_dim: int, depth: int | list[int
         raise AppsError(f"conv_stem needs a power-of-two patch_size, not {patch_size}")
     depths = [int(d) for d in depth] if isinstance(depth, (list, tuple)) else [int(depth)] * stages
     if len(depths) != stages:
-        raise AppsError(f"conv_stem_depth {list(depths)} needs one count per stage ({stages} for patch {patch_size})")
+        raise AppsError(
+            f"conv_stem_depth {list(depths)} needs one count per stage ({stages} for patch {patch_size})"
+        )
     layers, channels = [], 3
     for stage in range(stages):
         out = width * 2**stage
         for conv in range(max(1, depths[stage])):
             stride = 2 if conv == 0 else 1
-            layers += [nn.Conv2d(channels, out, 3, stride, 1, bias=False), nn.BatchNorm2d(out), nn.ReLU(inplace=True)]
+            layers += [
+                nn.Conv2d(channels, out, 3, stride, 1, bias=False),
+                nn.BatchNorm2d(out),
+                nn.ReLU(inplace=True),
+            ]
             channels = out
     return nn.Sequential(*layers, nn.Conv2d(channels, embed_dim, 1))
 
