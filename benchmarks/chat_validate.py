@@ -3,8 +3,9 @@
     python benchmarks/chat_validate.py [MODEL] [--arithmetic N]
 
 Project questions in phrasings of their own (below: neither training templates nor held-out ones, and
-never trained on) and arithmetic questions drawn afresh (seed 999) from the training pairs and templates,
-scored per operation, so that a recipe change can be judged without reading the held-out split.
+never trained on), every command phrasing in a wrapper of its own, and arithmetic questions drawn afresh
+(seed 999) from the training pairs and templates, scored per operation, so that a recipe change can be
+judged without reading the held-out split.
 """
 
 from __future__ import annotations
@@ -58,6 +59,26 @@ ARITHMETIC_VALIDATION = {
 }
 
 
+# command wrappers only used here (training and held-out wrappers are domains.WRAP_TRAIN / WRAP_TEST)
+COMMAND_WRAPS_VALIDATION = ["你可以{c}吗？", "{c}，好吗？", "拜托{c}", "我需要你{c}", "赶紧{c}", "来，{c}"]
+
+
+def command_items() -> list[dict]:
+    """Every phrasing of every command (domains.COMMANDS) in a wrapper of this script's own (seed 997)."""
+    import random
+
+    rng = random.Random(997)
+    return [
+        {
+            "domain": f"commands:{'arm' if target in domains.ARM_COMMANDS else 'game'}",
+            "question": rng.choice(COMMAND_WRAPS_VALIDATION).format(c=phrase),
+            "expected": target,
+        }
+        for target, phrases in domains.COMMANDS.items()
+        for phrase in phrases
+    ]
+
+
 def arithmetic_items(count: int) -> list[dict]:
     """``count`` questions drawn by the training generator (seed 999: its templates and training pairs) and
     ``count // 2`` in the phrasings above on training pairs drawn here (seed 998), so that this second part
@@ -94,7 +115,7 @@ def main() -> None:
     from plugins.chat.model import load_chat_model
 
     chat = load_chat_model(args.model, device="cpu", precision="fp32")
-    items = project_items() + arithmetic_items(args.arithmetic)
+    items = project_items() + command_items() + arithmetic_items(args.arithmetic)
     for item in items:  # is_correct scores by the domain's prefix
         item["domain"], item["group"] = item["domain"].split(":")[0], item["domain"]
     groups = collections.defaultdict(list)
@@ -108,7 +129,7 @@ def main() -> None:
         print(f"{group:16s} {row['right']:3d}/{row['count']:3d}  {row['exact_match']:.3f}")
         for wrong in row["wrong"][: args.show]:
             print(f"    {wrong['question']} -> {wrong['answer'][:120]!r}  (expected {wrong['expected']})")
-    for domain in ("project", "arithmetic"):
+    for domain in ("project", "commands", "arithmetic"):
         if totals[domain, "count"]:
             print(
                 f"{domain:16s} {totals[domain, 'right']:3d}/{totals[domain, 'count']:3d}  "
