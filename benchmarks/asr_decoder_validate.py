@@ -20,8 +20,6 @@ DEFAULT_GRID = ["0:0:8", "0.5:1:8", "0.8:1:16", "0.8:1:32", "0.8:1:64", "0.8:2:6
 
 
 def main() -> None:
-    import torch
-
     from plugins.asr_tts.asr_model import Transcriber, error_rates
     from plugins.asr_tts.audio import load_audio
     from plugins.asr_tts.lexicon import BIGRAM_FILE, Lexicon, lexicon_beam_search
@@ -33,8 +31,9 @@ def main() -> None:
     args = parser.parse_args()
     run = Path(args.run)
     if not (run / BIGRAM_FILE).is_file():
-        recipe = (run / "recipe.yaml").read_text()
-        left_out = next((line.split(":", 1)[1].strip() for line in recipe.splitlines() if line.startswith("leave_out_engine:")), None)  # fmt: skip
+        import yaml
+
+        left_out = yaml.safe_load((run / "recipe.yaml").read_text()).get("leave_out_engine")
         train = args.manifest.parent / "train.jsonl"
         rows = [json.loads(line) for line in train.read_text().splitlines()]
         lexicon = Lexicon.from_texts(r["text"] for r in rows if r.get("engine") != left_out)
@@ -44,11 +43,7 @@ def main() -> None:
     rows = [json.loads(line) for line in args.manifest.read_text().splitlines()]
     transcriber = Transcriber.load(run, "cpu", decoder="lm")
     waves = [load_audio(args.manifest.parent / row["audio_filepath"]) for row in rows]
-    feats, mask = transcriber.features(waves)
-    with torch.inference_mode():
-        logits = transcriber.model(input_features=feats, attention_mask=mask).logits
-        valid = transcriber.model._get_output_attention_mask(mask, target_length=logits.shape[1])
-    log_probs, lengths = torch.log_softmax(logits.float(), -1).numpy(), valid.sum(-1).numpy()
+    log_probs, lengths = transcriber.log_probs(waves)
     blank, references = transcriber.model.config.pad_token_id, [row["text"] for row in rows]
     print(f"{len(rows)} utterances of {args.manifest}, run {run}")
     for setting in args.grid:
@@ -63,7 +58,7 @@ def main() -> None:
                 int(beam),
                 lm_weight=weight,
                 word_bonus=bonus,
-            )  # fmt: skip
+            )
             for lp, n in zip(log_probs, lengths, strict=True)
         ]
         ms = 1000 * (time.process_time() - began) / len(rows)

@@ -355,8 +355,9 @@ class Transcriber:
             )
         return cls(model, vocab, device, lexicon=lexicon)
 
-    def _decode_batch(self, waves: list[np.ndarray]) -> list[tuple[str, str]]:
-        """``(text, greedy text)`` per wave, from one forward pass (they differ with a lexicon)."""
+    def log_probs(self, waves: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """Per-frame CTC log-probabilities (waves x frames x tokens) and each wave's number of valid frames,
+        from one forward pass."""
         import torch
 
         feats, mask = self.features(waves)
@@ -366,21 +367,24 @@ class Transcriber:
                 input_features=feats.to(self.device, dtype), attention_mask=mask.to(self.device)
             ).logits
             valid = self.model._get_output_attention_mask(mask.to(self.device), target_length=logits.shape[1])
-        lengths = valid.sum(-1).cpu().numpy()
+            log_probs = torch.log_softmax(logits.float(), -1)
+        return log_probs.cpu().numpy(), valid.sum(-1).cpu().numpy()
+
+    def _decode_batch(self, waves: list[np.ndarray]) -> list[tuple[str, str]]:
+        """``(text, greedy text)`` per wave, from one forward pass (they differ with a lexicon)."""
+        log_probs, lengths = self.log_probs(waves)
         blank = self.model.config.pad_token_id
-        ids = logits.argmax(-1).cpu().numpy()
         greedy = [
-            self.vocab.decode_ids(greedy_ids(row[: int(n)], blank)).strip()
-            for row, n in zip(ids, lengths, strict=False)
+            self.vocab.decode_ids(greedy_ids(row[: int(n)].argmax(-1), blank)).strip()
+            for row, n in zip(log_probs, lengths, strict=True)
         ]
         if self.lexicon is None:
             return list(zip(greedy, greedy, strict=True))
         from plugins.asr_tts.lexicon import lexicon_beam_search
 
-        log_probs = torch.log_softmax(logits.float(), -1).cpu().numpy()
         texts = [
             lexicon_beam_search(row[: int(n)], self.vocab.tokens, blank, self.lexicon)
-            for row, n in zip(log_probs, lengths, strict=False)
+            for row, n in zip(log_probs, lengths, strict=True)
         ]
         return list(zip(texts, greedy, strict=True))
 

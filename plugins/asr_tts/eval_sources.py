@@ -107,9 +107,8 @@ def build_flite_sets(folder: Path | None = None, settings: dict | None = None, p
                 rows["flite + sox reverb"].append({"audio_filepath": f"audio/{target.name}", **row})
             speech = load_audio(path)
             babble = np.zeros(len(speech))
-            for k in nprng.choice(
-                len(talkers), 4, replace=len(talkers) < 4
-            ):  # four talkers, each at a random start
+            # four talkers, each at a random start
+            for k in nprng.choice(len(talkers), 4, replace=len(talkers) < 4):
                 voice_audio = np.resize(talkers[k], len(speech) + len(talkers[k]))
                 offset = int(nprng.integers(len(talkers[k])))
                 babble += voice_audio[offset : offset + len(speech)] / (np.std(talkers[k]) + 1e-9)

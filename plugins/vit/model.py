@@ -32,9 +32,8 @@ from plugins.vit.data import fit_square, normalize, read_labels_file, write_labe
 DEFAULT_TIMM_MODEL = "vit_tiny_patch16_224.augreg_in21k_ft_in1k"
 CONFIG_NAME = "vit_config.json"  # written by TimmClassifier.save_pretrained, read back by load_classifier
 WEIGHTS_NAME = "model.safetensors"
-BUILD_TAKES = (
-    "about 15 minutes on 2 CPU cores"  # how long 'apps prepare vit' takes to build the offline default
-)
+# how long 'apps prepare vit' takes to build the offline default
+BUILD_TAKES = "about 15 minutes on 2 CPU cores"
 
 
 # ---- the trainable model --------------------------------------------------------------------------
