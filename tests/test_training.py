@@ -291,6 +291,37 @@ def test_group_by_length_gives_the_length_grouped_sampler(tiny_plugin, tmp_path,
     assert [type(s) is LengthGroupedSampler for s in samplers] == [True, False]
 
 
+def test_group_by_length_takes_a_datasets_own_lengths_without_loading_items(tmp_path):
+    import torch
+    from transformers import TrainingArguments
+    from transformers.trainer_pt_utils import LengthGroupedSampler
+
+    from core.training.engine import _trainer_class
+
+    class Utterances(torch.utils.data.Dataset):  # as the asr app's: loading an item would augment it
+        lengths = [1.0 + (i % 2) * 8 + i / 100 for i in range(64)]  # short and long, alternating
+
+        def __len__(self):
+            return len(self.lengths)
+
+        def __getitem__(self, index):
+            raise AssertionError("lengths come from .lengths: no item is loaded to measure it")
+
+    new = "train_sampling_strategy" in TrainingArguments.__dataclass_fields__  # transformers 5
+    grouped = {"train_sampling_strategy": "group_by_length"} if new else {"group_by_length": True}
+    args = TrainingArguments(
+        str(tmp_path), per_device_train_batch_size=2, per_device_eval_batch_size=2, use_cpu=True, **grouped
+    )
+    trainer = _trainer_class()(model=torch.nn.Linear(1, 1), args=args, train_dataset=Utterances())
+    sampler = trainer._get_train_sampler()
+    assert isinstance(sampler, LengthGroupedSampler) and sampler.lengths == Utterances.lengths
+    order = [Utterances.lengths[i] for i in sampler]
+    pairs = [sorted(order[k : k + 2]) for k in range(0, len(order), 2)]  # the batches of 2
+    mixed = sum(long - short > 4 for short, long in pairs)  # random pairs: about 16 of 32
+    assert mixed <= 4  # short with short, long with long: one mixed pair at most per megabatch (of 16)
+    assert isinstance(trainer._get_eval_sampler(Utterances()), LengthGroupedSampler)
+
+
 def test_existing_run_needs_resume(tiny_plugin, tmp_path):
     run = tmp_path / "taken"
     run.mkdir()

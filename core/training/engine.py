@@ -157,9 +157,7 @@ def _run_setup(estimate: MemoryEstimate, world_size: int) -> dict:
 def _trainer(model, args, parts: TrainingParts, callbacks: list):
     """The transformers Trainer for the prepared model (the evaluation set only where evaluation is
     scheduled)."""
-    from transformers import Trainer
-
-    return Trainer(
+    return _trainer_class()(
         model=model,
         args=args,
         data_collator=parts.data_collator,
@@ -168,6 +166,36 @@ def _trainer(model, args, parts: TrainingParts, callbacks: list):
         compute_metrics=parts.compute_metrics,
         callbacks=callbacks,
     )
+
+
+def _trainer_class():
+    """transformers' Trainer, batching by a dataset's own ``lengths`` where ``group_by_length`` is set
+    (the Trainer alone measures ``input_ids`` of every item: loading, and augmenting, each sample once)."""
+    import torch
+    from transformers import Trainer
+    from transformers.trainer_pt_utils import LengthGroupedSampler
+
+    class AppsTrainer(Trainer):
+        def _by_length(self, dataset, batch_size: int, generator=None):
+            grouped = getattr(self.args, "train_sampling_strategy", None) == "group_by_length" or getattr(
+                self.args, "group_by_length", False
+            )
+            if grouped and getattr(dataset, "lengths", None) is not None:
+                return LengthGroupedSampler(batch_size, lengths=list(dataset.lengths), generator=generator)
+            return None
+
+        def _get_train_sampler(self, train_dataset=None):
+            dataset = self.train_dataset if train_dataset is None else train_dataset
+            batch = self.args.train_batch_size * self.args.gradient_accumulation_steps
+            sampler = self._by_length(dataset, batch)
+            return sampler if sampler is not None else super()._get_train_sampler(train_dataset)
+
+        def _get_eval_sampler(self, eval_dataset):
+            seeded = torch.Generator().manual_seed(self.args.seed)
+            sampler = self._by_length(eval_dataset, self.args.eval_batch_size, seeded)
+            return sampler if sampler is not None else super()._get_eval_sampler(eval_dataset)
+
+    return AppsTrainer
 
 
 def _train(trainer, parts: TrainingParts, checkpoint: str | None) -> dict:

@@ -15,6 +15,8 @@ class TrainingParts:
     model: a ``torch.nn.Module`` whose ``forward(**batch)`` returns an output with ``.loss`` (any
         transformers model does); saved with ``save_pretrained`` when it has it.
     train_dataset / eval_dataset: map-style datasets (``torch.utils.data.Dataset`` or ``datasets.Dataset``).
+        A ``lengths`` attribute (one number per item) is what ``group_by_length`` batches by; without
+        it the Trainer measures ``input_ids`` of every item.
     data_collator: turns a list of dataset items into a batch dict of tensors.
     compute_metrics: ``transformers.EvalPrediction -> dict`` of metrics computed during evaluation.
     save: writes what the app needs beside the weights into the run directory (labels, tokenizer,

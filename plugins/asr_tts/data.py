@@ -192,6 +192,12 @@ class SpeechDataset:
     def __len__(self) -> int:
         return len(self.rows)
 
+    @property
+    def lengths(self) -> list[float]:
+        """Seconds of each utterance, for batches of like lengths (``group_by_length``); where a manifest
+        has no duration, its transcript's length at 15 characters a second."""
+        return [row.duration or len(row.text) / 15 for row in self.rows]
+
     def __getitem__(self, index: int) -> dict:
         from plugins.asr_tts.audio import add_noise, change_speed, load_audio
 
