@@ -12,12 +12,14 @@ SOURCES := core plugins tests examples benchmarks
 # a CJK font (Chinese in the browser screenshots), WordNet (control's instruction synonyms), OSMesa (MuJoCo's
 # offscreen rendering of the robot arm); vit's camera scenes: typefaces and wallpapers to train on, the
 # reserved typefaces its held-out set is rendered from (URW base35, DejaVu; WenQuanYi above), Xvfb (window test);
-# asr: festival + festvox-kdlpc16k (a second training synthesiser), flite + sox (held-out evaluation speech).
+# asr: festival + festvox-kdlpc16k (a second training synthesiser) and its Italian, Finnish and Czech voices
+# (English with an accent), flite + sox (held-out evaluation speech).
 SYSTEM_PACKAGES := espeak-ng chromium chromium-driver ffmpeg fonts-wqy-zenhei wordnet-base libosmesa6 \
 	fonts-noto-core fonts-liberation2 fonts-freefont-ttf fonts-lato fonts-open-sans fonts-roboto-unhinted \
 	fonts-cantarell gnome-backgrounds mate-backgrounds desktop-base ukui-wallpapers lomiri-wallpapers \
 	lomiri-wallpapers-16.04 lomiri-wallpapers-20.04 visp-images-data fonts-urw-base35 fonts-dejavu-core xvfb \
-	festival festvox-kdlpc16k flite sox
+	festival festvox-kdlpc16k festvox-italp16k festvox-itapc16k festvox-suopuhe-lj festvox-suopuhe-mv \
+	festvox-czech-dita festvox-czech-machac flite sox
 
 .PHONY: run test test-compat lint bench system-deps clean
 

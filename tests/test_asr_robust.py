@@ -106,9 +106,10 @@ def test_dataset_with_augmentation(tmp_path):
 
 # ---- corpus and vocabulary ---------------------------------------------------------------------------
 def test_training_voices_exclude_the_reserved_speakers():
+    from plugins.asr_tts.accents import ACCENT_VOICES
     from plugins.asr_tts.corpus import FESTIVAL_VOICES, VARIANTS
 
-    for voice in FESTIVAL_VOICES + VARIANTS:
+    for voice in FESTIVAL_VOICES + VARIANTS + list(ACCENT_VOICES):
         assert not any(name in voice.lower() for name in RESERVED), voice
 
 
@@ -141,6 +142,46 @@ def test_corpus_with_festival_and_a_festival_validation_set(tmp_path):
         assert rate == RATE and len(audio) > 0.3 * RATE
     assert info["validation"].endswith("valid-festival.jsonl")
     assert build_corpus(tmp_path, train_size=6, test_size=2, festival_share=0.5, validation_size=2) == info
+
+
+def test_every_english_phone_has_a_phone_in_each_accent():
+    from plugins.asr_tts.accents import ACCENT_VOICES, ENGLISH_PHONES, PHONE_MAPS, accented_segments
+
+    assert {language for language, _ in ACCENT_VOICES.values()} == set(PHONE_MAPS)
+    for language, mapping in PHONE_MAPS.items():
+        assert set(mapping) == set(ENGLISH_PHONES), language
+    plan = [("pau", 0.2, []), ("th", 0.1, []), ("ay", 0.2, [(0.05, 120.0), (0.15, 110.0)]), ("hh", 0.05, [])]
+    assert (
+        accented_segments(plan, "italian")
+        == "(# 0.200) (t 0.100) (a 0.100 (0.050 120.0)) (i 0.100 (0.050 110.0))"
+    )
+    assert accented_segments(plan, "czech").endswith("(h 0.050)")  # Czech keeps the h that Italian drops
+
+
+@pytest.mark.skipif(shutil.which("festival") is None, reason="festival is not installed")
+def test_corpus_with_accented_voices_keeps_the_rest_of_the_corpus(tmp_path):
+    from plugins.asr_tts.accents import accent_voices
+    from plugins.asr_tts.corpus import build_corpus
+    from plugins.asr_tts.data import read_manifest
+    from plugins.asr_tts.training import engine_of
+
+    voices = accent_voices()
+    if not voices:
+        pytest.skip("no accent voice (apt-get install festvox-kdlpc16k festvox-italp16k festvox-czech-dita)")
+    plain = build_corpus(tmp_path / "plain", train_size=4, test_size=1, festival_share=0.5, validation_size=1)
+    info = build_corpus(
+        tmp_path / "accents", train_size=4, test_size=1, festival_share=0.5, validation_size=1, accent_size=4
+    )
+    train, _ = read_manifest(tmp_path / "accents" / "train.jsonl")
+    assert [engine_of(r) for r in train] == ["espeak"] * 2 + ["festival"] * 2 + ["accent"] * 4
+    assert {r.voice for r in train[4:]} <= {f"accent+{v}" for v in voices}
+    for row in train[4:]:
+        audio, rate = sf.read(row.audio_filepath)
+        assert rate == RATE and len(audio) > 0.3 * RATE and np.std(audio) > 0.01
+    for split in ("train", "test", "valid-festival"):  # drawn before the accents: the same without them
+        lines = (tmp_path / "plain" / f"{split}.jsonl").read_text().splitlines()
+        assert (tmp_path / "accents" / f"{split}.jsonl").read_text().splitlines()[: len(lines)] == lines
+    assert plain["settings"].items() <= info["settings"].items()
 
 
 def test_festival_missing_degrades_to_espeak(tmp_path, monkeypatch, capsys):

@@ -7,6 +7,7 @@ by several synthesisers.
 - festival (when installed) with the English voices Debian ships that are not reserved for evaluation
   (``FESTIVAL_VOICES``), at a random duration stretch, pitch and pitch range, synthesised in batches (one
   process speaks hundreds of utterances: starting festival costs a quarter of a second).
+- festival's Italian, Finnish and Czech voices speaking English with an accent (accents.py), when installed.
 Reserved for evaluation, never synthesised here: flite's voices and every voice of the CMU ARCTIC
 speakers and of Kal in any engine (see ``evaluate.py``).
 Manifests are NeMo-style JSONL: ``{"audio_filepath", "text", "duration", "voice", "engine"}``.
@@ -26,6 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from core import AppsError, data_dir
+from plugins.asr_tts.accents import ACCENT_VOICES, accent_batch, accent_voices, scheme_string
 from plugins.asr_tts.recipe import ESPEAK_CORPUS
 
 DIGITS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
@@ -319,10 +321,6 @@ def festival_voices() -> list[str]:
     return [v for v in FESTIVAL_VOICES if any((d / v).is_dir() for d in FESTIVAL_VOICE_DIRS)]
 
 
-def _scheme_string(text: str) -> str:
-    return '"' + text.replace("\\", " ").replace('"', " ") + '"'
-
-
 def festival_batch(jobs: list[dict], folder: Path, timeout: float = 900) -> None:
     """Speak every job ``{"text", "voice", "stretch", "f0", "f0_std", "id"}`` into ``folder/ID.wav`` with
     one festival process (a Scheme script of ``say`` calls)."""
@@ -336,7 +334,7 @@ def festival_batch(jobs: list[dict], folder: Path, timeout: float = 900) -> None
     ]
     for job in jobs:
         lines.append(
-            f"(say 'voice_{job['voice']} {_scheme_string(job['text'])} {_scheme_string(str(folder / (job['id'] + '.wav')))}"
+            f"(say 'voice_{job['voice']} {scheme_string(job['text'])} {scheme_string(str(folder / (job['id'] + '.wav')))}"
             f" {job['stretch']:.3f} {job['f0']} {job['f0_std']})"
         )
     script = folder / f"batch-{jobs[0]['id']}.scm"
@@ -364,10 +362,12 @@ def _job(
             pitch=rng.randint(*pitch_range),
         )
     else:  # festival: a slower or faster talker, a lower or higher and flatter or livelier voice
+        voice = rng.choice(variants)
+        low, high = ACCENT_VOICES[voice][1] if engine == "accent" else (70, 190)
         job.update(
-            voice=rng.choice(variants),
+            voice=voice,
             stretch=round(rng.uniform(0.8, 1.35), 3),
-            f0=rng.randint(70, 190),
+            f0=rng.randint(low, high),
             f0_std=rng.randint(5, 40),
         )
     return job
@@ -384,13 +384,15 @@ def build_corpus(
     progress=None,
     festival_share: float = 0.0,
     validation_size: int = 0,
+    accent_size: int = 0,
 ) -> dict:
     """Synthesise the corpus into ``folder``: ``audio/*.wav`` (16 kHz), ``train.jsonl``, ``test.jsonl``
     (espeak-ng's held-out voices) and, with festival, ``valid-festival.jsonl``.
 
     ``festival_share`` of the training utterances are spoken by festival when it is installed (else all by
     espeak-ng, with a warning); ``validation_size`` more festival utterances form a separate validation set
-    (for choosing settings with festival left out of training). Returns ``{"train": path, "test": path,
+    (for choosing settings with festival left out of training); ``accent_size`` more training utterances are
+    spoken by festival's non-English voices with an accent (accents.py), when installed. Returns ``{"train": path, "test": path,
     "train_voices": [...], "test_voices": [...], ...}``. Complete corpora with the same settings are reused.
     """
     from plugins.asr_tts.audio import load_audio, save_wav
@@ -416,6 +418,15 @@ def build_corpus(
         "validation_size": validation_size if fest_voices else 0,
         "version": 2,
     }
+    accents = accent_voices() if accent_size else []
+    if accent_size and not accents:
+        print(
+            "warning: festival's Italian, Finnish or Czech voices are not installed: no accented English "
+            "(apt-get install festvox-italp16k festvox-czech-dita ...)",
+            file=sys.stderr,
+        )
+    if accents:  # only then: corpora built before accents existed stay valid
+        settings.update(accent_voices=accents, accent_size=accent_size)
     info_path = folder / "corpus.json"
     if info_path.is_file():
         info = json.loads(info_path.read_text())
@@ -432,6 +443,8 @@ def build_corpus(
             ("train", fest_train, "festival", fest_voices),
             ("valid-festival", settings["validation_size"], "festival", fest_voices),
         ]
+    if accents:  # drawn last: the rest of the corpus is the same with or without them
+        plan.append(("train", accent_size, "accent", accents))
     counts: dict[str, int] = {}
     for split, size, engine, variants in plan:
         for _ in range(size):
@@ -449,14 +462,15 @@ def build_corpus(
 
     def make_festival(batch):
         with tempfile.TemporaryDirectory() as tmp:
-            festival_batch(batch, Path(tmp))
+            (accent_batch if batch[0]["engine"] == "accent" else festival_batch)(batch, Path(tmp))
             for job in batch:
                 save_wav(audio_dir / f"{job['id']}.wav", load_audio(Path(tmp) / f"{job['id']}.wav"))
         return batch
 
     espeak_jobs = [job for job in jobs if job["engine"] == "espeak"]
     fest_jobs = [job for job in jobs if job["engine"] == "festival"]
-    batches = [fest_jobs[i : i + 200] for i in range(0, len(fest_jobs), 200)]
+    accent_jobs = [job for job in jobs if job["engine"] == "accent"]
+    batches = [part[i : i + 200] for part in (fest_jobs, accent_jobs) for i in range(0, len(part), 200)]
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         for n, _ in enumerate(pool.map(make, espeak_jobs)):
             if progress and n % 500 == 0:
@@ -464,13 +478,13 @@ def build_corpus(
         for n, _ in enumerate(pool.map(make_festival, batches)):
             if progress:
                 progress(
-                    f"festival: synthesised {min(len(fest_jobs), 200 * (n + 1))}/{len(fest_jobs)} utterances"
+                    f"festival: synthesised {min(len(batches), n + 1)}/{len(batches)} batches of 200 utterances"
                 )
     rows: dict[str, list] = {split: [] for split in counts}
     for job in jobs:
         duration = sf_duration(audio_dir / f"{job['id']}.wav")
         keep = {k: v for k, v in job.items() if k not in ("split", "id", "text", "voice")}
-        voice = job["voice"] if job["engine"] == "espeak" else f"festival+{job['voice']}"
+        voice = job["voice"] if job["engine"] == "espeak" else f"{job['engine']}+{job['voice']}"
         rows[job["split"]].append(
             {
                 "audio_filepath": f"audio/{job['id']}.wav",
@@ -488,7 +502,9 @@ def build_corpus(
         "train": str(folder / "train.jsonl"),
         "test": str(folder / "test.jsonl"),
         "validation": str(folder / "valid-festival.jsonl") if "valid-festival" in rows else None,
-        "train_voices": train_variants + [f"festival+{v}" for v in fest_voices],
+        "train_voices": train_variants
+        + [f"festival+{v}" for v in fest_voices]
+        + [f"accent+{v}" for v in accents],
         "test_voices": TEST_VARIANTS,
         "accents": ACCENTS,
         "settings": settings,

@@ -29,6 +29,7 @@ class AsrRecipe(Recipe):
     corpus_seed: int = 0
     corpus_festival_share: float = 0.0  # of the training utterances spoken by festival (when installed)
     corpus_validation_size: int = 0  # festival utterances kept apart: valid-festival.jsonl
+    corpus_accent_size: int = 0  # more training utterances by festival's non-English voices (accents.py)
     leave_out_engine: Union[str, None] = None  # noqa: UP007  espeak | festival: train without it (validation)
     # model size (from scratch)
     hidden_size: int = 144

@@ -27,6 +27,7 @@ def resolve_datasets(recipe: AsrRecipe):
             seed=recipe.corpus_seed,
             festival_share=recipe.corpus_festival_share,
             validation_size=recipe.corpus_validation_size,
+            accent_size=recipe.corpus_accent_size,
             progress=lambda line: print(line, file=sys.stderr),
         )
         spec = str(Path(info["train"]).parent)
@@ -45,8 +46,10 @@ def resolve_datasets(recipe: AsrRecipe):
 
 
 def engine_of(row) -> str:
-    """The synthesiser of a corpus row: its voice is ``festival+NAME`` or an espeak-ng voice."""
-    return "festival" if (row.voice or "").startswith("festival+") else "espeak"
+    """The synthesiser of a corpus row: its voice is ``festival+NAME`` (ked), ``accent+NAME`` (festival's
+    non-English voices, accents.py) or an espeak-ng voice."""
+    engine = (row.voice or "").split("+")[0]
+    return engine if engine in ("festival", "accent") else "espeak"
 
 
 def augment_settings(recipe: AsrRecipe):
