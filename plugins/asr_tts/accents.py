@@ -13,10 +13,9 @@ one speaks (starting festival costs a quarter of a second).
 from __future__ import annotations
 
 import shutil
-import subprocess
 from pathlib import Path
 
-from core import AppsError
+from plugins.asr_tts.festival import PROSODY, run_script, scheme_string, talker
 
 # festival's English phones (the radio set of its US English front end) -> phones of each language
 ENGLISH_PHONES = (
@@ -71,32 +70,13 @@ def _installed(voice: str) -> bool:
     return any(any(folder.glob(f"*/{voice}")) for folder in VOICE_DIRS if folder.is_dir())
 
 
-def scheme_string(text: str) -> str:
-    """``text`` as a Scheme string literal (backslashes and quotes become spaces)."""
-    return '"' + text.replace("\\", " ").replace('"', " ") + '"'
-
-
-def _festival(script: Path, timeout: float) -> str:
-    done = subprocess.run(
-        ["festival", "--batch", str(script)], capture_output=True, text=True, timeout=timeout
-    )
-    if done.returncode != 0:
-        raise AppsError(
-            f"festival failed on {script.name}: {done.stderr.strip()[-300:]}",
-            hint="check the voices: festival --batch '(voice_lp_diphone)' '(SayText \"ciao\")'",
-        )
-    return done.stdout
-
-
 def english_plans(jobs: list[dict], folder: Path, timeout: float = 900) -> dict[str, list]:
     """``{id: [(phone, seconds, [(seconds into the phone, f0), ...]), ...]}``: festival's English front end
     (ked's lexicon, duration and intonation models) for each job's text, stretch and pitch."""
     lines = [
         "(define (plan id text stretch f0 std)",
         "  (voice_ked_diphone)",
-        "  (Parameter.set 'Duration_Stretch stretch)",
-        "  (set! int_lr_params (list (list 'target_f0_mean f0) (list 'target_f0_std std)",
-        "                            '(model_f0_mean 170) '(model_f0_std 34)))",
+        *PROSODY,
         "  (let ((u (eval (list 'Utterance 'Text text))))",
         "    (mapcar (lambda (m) (apply m (list u)))",
         "      (list Initialize Text Token_POS Token POS Phrasify Word Pauses Intonation PostLex Duration",
@@ -107,16 +87,10 @@ def english_plans(jobs: list[dict], folder: Path, timeout: float = 900) -> dict[
         '    (mapcar (lambda (x) (format t "T %f %f\\n" (item.feat x "pos") (item.feat x "f0")))',
         "            (utt.relation.items u 'Target))))",
     ]
-    for job in jobs:
-        lines.append(
-            f"(plan {scheme_string(job['id'])} {scheme_string(job['text'])} {job['stretch']:.3f} "
-            f"{job['f0']} {job['f0_std']})"
-        )
-    script = folder / f"plan-{jobs[0]['id']}.scm"
-    script.write_text("\n".join(lines) + "\n")
+    lines += [f"(plan {scheme_string(job['id'])} {talker(job)})" for job in jobs]
     segments: dict[str, list] = {}
     targets: dict[str, list] = {}
-    for line in _festival(script, timeout).splitlines():
+    for line in run_script(lines, folder / f"plan-{jobs[0]['id']}.scm", timeout).splitlines():
         kind, *fields = line.split() or [""]
         if kind == "U":
             current = fields[0]
@@ -125,9 +99,7 @@ def english_plans(jobs: list[dict], folder: Path, timeout: float = 900) -> dict[
             segments[current].append((fields[0], float(fields[1])))
         elif kind == "T" and segments and float(fields[1]) > 0:  # festival marks unset targets f0 = 0
             targets[current].append((float(fields[0]), float(fields[1])))
-    plans = {key: _with_targets(segments[key], targets[key]) for key in segments}
-    script.unlink()
-    return plans
+    return {key: _with_targets(segments[key], targets[key]) for key in segments}
 
 
 def _with_targets(segments: list, targets: list) -> list:
@@ -160,14 +132,9 @@ def accent_batch(jobs: list[dict], folder: Path, timeout: float = 900) -> None:
     lines = []
     for job in jobs:
         segments = accented_segments(plans[job["id"]], ACCENT_VOICES[job["voice"]][0])
-        path = str(folder / f"{job['id']}.wav")
+        path = scheme_string(str(folder / f"{job['id']}.wav"))
         lines.append(
-            f'(voice_{job["voice"]}) (utt.save.wave (utt.synth (Utterance Segments ({segments}))) "{path}" \'riff)'
+            f"(voice_{job['voice']}) (utt.save.wave (utt.synth (Utterance Segments ({segments}))) {path} 'riff)"
         )
-    script = folder / f"speak-{jobs[0]['id']}.scm"
-    script.write_text("\n".join(lines) + "\n")
-    _festival(script, timeout)
-    script.unlink()
-    missing = [job["id"] for job in jobs if not (folder / f"{job['id']}.wav").is_file()]
-    if missing:
-        raise AppsError(f"festival spoke {len(jobs) - len(missing)} of {len(jobs)} accented utterances")
+    wavs = [folder / f"{job['id']}.wav" for job in jobs]
+    run_script(lines, folder / f"speak-{jobs[0]['id']}.scm", timeout, makes=wavs)

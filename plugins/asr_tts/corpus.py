@@ -27,7 +27,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from core import AppsError, data_dir
-from plugins.asr_tts.accents import ACCENT_VOICES, accent_batch, accent_voices, scheme_string
+from plugins.asr_tts.accents import ACCENT_VOICES, accent_batch, accent_voices
+from plugins.asr_tts.festival import PROSODY, run_script, scheme_string, talker
 from plugins.asr_tts.recipe import ESPEAK_CORPUS
 
 DIGITS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
@@ -325,30 +326,16 @@ def festival_batch(jobs: list[dict], folder: Path, timeout: float = 900) -> None
     """Speak every job ``{"text", "voice", "stretch", "f0", "f0_std", "id"}`` into ``folder/ID.wav`` with
     one festival process (a Scheme script of ``say`` calls)."""
     lines = [
-        "(define (say voice text path stretch f0 std)",
+        "(define (say voice path text stretch f0 std)",
         "  (eval (list voice))",
-        "  (Parameter.set 'Duration_Stretch stretch)",
-        "  (set! int_lr_params (list (list 'target_f0_mean f0) (list 'target_f0_std std)",
-        "                            '(model_f0_mean 170) '(model_f0_std 34)))",
+        *PROSODY,
         "  (utt.save.wave (utt.synth (eval (list 'Utterance 'Text text))) path 'riff))",
     ]
     for job in jobs:
-        lines.append(
-            f"(say 'voice_{job['voice']} {scheme_string(job['text'])} {scheme_string(str(folder / (job['id'] + '.wav')))}"
-            f" {job['stretch']:.3f} {job['f0']} {job['f0_std']})"
-        )
-    script = folder / f"batch-{jobs[0]['id']}.scm"
-    script.write_text("\n".join(lines) + "\n")
-    done = subprocess.run(
-        ["festival", "--batch", str(script)], capture_output=True, text=True, timeout=timeout
-    )
-    script.unlink()
-    missing = [job["id"] for job in jobs if not (folder / f"{job['id']}.wav").is_file()]
-    if done.returncode != 0 or missing:
-        raise AppsError(
-            f"festival failed on {len(missing)} of {len(jobs)} utterances: {done.stderr.strip()[-300:]}",
-            hint="check the voice: festival --batch '(voice_ked_diphone)' '(SayText \"hello\")'",
-        )
+        path = scheme_string(str(folder / f"{job['id']}.wav"))
+        lines.append(f"(say 'voice_{job['voice']} {path} {talker(job)})")
+    wavs = [folder / f"{job['id']}.wav" for job in jobs]
+    run_script(lines, folder / f"batch-{jobs[0]['id']}.scm", timeout, makes=wavs)
 
 
 def _job(
