@@ -2,7 +2,7 @@
 
 Debian ships one English festival voice free to train on (ked; Kal and the ARCTIC voices are reserved for
 evaluation), but diphone voices of other languages, female and male. Festival's English front end turns a
-text into phones, durations and pitch targets (``English_PLAN``); each English phone becomes the nearest
+text into phones, durations and pitch targets (``english_plans``); each English phone becomes the nearest
 phones of the voice's language (``PHONE_MAPS``: "th" -> "t" in Italian, "w" -> "v" in Czech, a dropped "h"
 in Italian: the accents their speakers have), and the voice speaks them at those durations and pitches
 (festival's ``Segments`` utterances). New vocal tracts, new diphone recordings, new accents: the variation
@@ -114,7 +114,7 @@ def _with_targets(segments: list, targets: list) -> list:
 
 def accented_segments(plan: list, language: str) -> str:
     """A festival ``Segments`` list for ``plan`` in ``language``'s phones; an English phone that becomes two
-    shares its duration, a dropped one (Italian "h") gives its time to nothing."""
+    shares its duration, a dropped one (Italian "h") gives its time to nothing, an unknown one is a pause."""
     mapping, parts = PHONE_MAPS[language], []
     for phone, seconds, targets in plan:
         phones = mapping.get(phone, "#").split()

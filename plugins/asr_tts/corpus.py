@@ -379,8 +379,9 @@ def build_corpus(
     ``festival_share`` of the training utterances are spoken by festival when it is installed (else all by
     espeak-ng, with a warning); ``validation_size`` more festival utterances form a separate validation set
     (for choosing settings with festival left out of training); ``accent_size`` more training utterances are
-    spoken by festival's non-English voices with an accent (accents.py), when installed. Returns ``{"train": path, "test": path,
-    "train_voices": [...], "test_voices": [...], ...}``. Complete corpora with the same settings are reused.
+    spoken by festival's non-English voices with an accent (accents.py), when installed. Returns
+    ``{"train": path, "test": path, "train_voices": [...], "test_voices": [...], ...}``. Complete corpora
+    with the same settings are reused.
     """
     from plugins.asr_tts.audio import load_audio, save_wav
 
@@ -464,9 +465,7 @@ def build_corpus(
                 progress(f"espeak-ng: synthesised {n}/{len(espeak_jobs)} utterances")
         for n, _ in enumerate(pool.map(make_festival, batches)):
             if progress:
-                progress(
-                    f"festival: synthesised {min(len(batches), n + 1)}/{len(batches)} batches of 200 utterances"
-                )
+                progress(f"festival: synthesised batch {n + 1}/{len(batches)} (up to 200 utterances each)")
     rows: dict[str, list] = {split: [] for split in counts}
     for job in jobs:
         duration = sf_duration(audio_dir / f"{job['id']}.wav")

@@ -27,7 +27,7 @@ def talker(job: dict) -> str:
     return f"{scheme_string(job['text'])} {job['stretch']:.3f} {job['f0']} {job['f0_std']}"
 
 
-def run_script(lines: list[str], script: Path, timeout: float, makes: list[Path] = ()) -> str:
+def run_script(lines: list[str], script: Path, timeout: float, makes: tuple | list = ()) -> str:
     """Run the Scheme ``lines`` as ``script`` in one festival process; its standard output. ``makes``: the
     files it must have written (a missing one is an error)."""
     script.write_text("\n".join(lines) + "\n")
@@ -37,9 +37,9 @@ def run_script(lines: list[str], script: Path, timeout: float, makes: list[Path]
     script.unlink()
     missing = [path for path in makes if not path.is_file()]
     if done.returncode != 0 or missing:
+        unwritten = f" ({len(missing)} of {len(makes)} files not written)" if missing else ""
         raise AppsError(
-            f"festival failed on {script.name} ({len(missing)} of {len(makes)} files not written): "
-            f"{done.stderr.strip()[-300:]}",
+            f"festival failed on {script.name}{unwritten}: {done.stderr.strip()[-300:]}",
             hint="check the voices, e.g. festival --batch '(voice_ked_diphone)' '(SayText \"hello\")'",
         )
     return done.stdout
