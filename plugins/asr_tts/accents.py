@@ -12,10 +12,9 @@ one speaks (starting festival costs a quarter of a second).
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
-from plugins.asr_tts.festival import PROSODY, run_script, scheme_string, talker
+from plugins.asr_tts.festival import PROSODY, installed_voices, run_script, scheme_string, talker
 
 # festival's English phones (the radio set of its US English front end) -> phones of each language
 ENGLISH_PHONES = (
@@ -56,18 +55,11 @@ ACCENT_VOICES = {
     "czech_dita": ("czech", (150, 250)),
     "czech_machac": ("czech", (75, 150)),
 }
-VOICE_DIRS = [Path("/usr/share/festival/voices"), Path("/usr/lib/festival/voices")]
 
 
 def accent_voices() -> list[str]:
     """The voices of ``ACCENT_VOICES`` that are installed ([] without festival or its English voice, ked)."""
-    if shutil.which("festival") is None or not _installed("ked_diphone"):
-        return []
-    return [voice for voice in ACCENT_VOICES if _installed(voice)]
-
-
-def _installed(voice: str) -> bool:
-    return any(any(folder.glob(f"*/{voice}")) for folder in VOICE_DIRS if folder.is_dir())
+    return installed_voices(ACCENT_VOICES) if installed_voices(["ked_diphone"]) else []
 
 
 def english_plans(jobs: list[dict], folder: Path, timeout: float = 900) -> dict[str, list]:

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from core import AppsError, data_dir
 from plugins.asr_tts.accents import ACCENT_VOICES, accent_batch, accent_voices
-from plugins.asr_tts.festival import PROSODY, run_script, scheme_string, talker
+from plugins.asr_tts.festival import PROSODY, installed_voices, run_script, scheme_string, talker
 from plugins.asr_tts.recipe import ESPEAK_CORPUS
 
 DIGITS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
@@ -312,14 +312,11 @@ def _voice_for(variant: str, rng: random.Random) -> str:
 # festival's English voices in Debian that are free to train on (kal and the ARCTIC/HTS voices are reserved
 # for evaluation): apt-get install festival festvox-kdlpc16k
 FESTIVAL_VOICES = ["ked_diphone"]
-FESTIVAL_VOICE_DIRS = [Path("/usr/share/festival/voices/english"), Path("/usr/lib/festival/voices/english")]
 
 
 def festival_voices() -> list[str]:
     """The training voices of ``FESTIVAL_VOICES`` that are installed ([] without festival)."""
-    if shutil.which("festival") is None:
-        return []
-    return [v for v in FESTIVAL_VOICES if any((d / v).is_dir() for d in FESTIVAL_VOICE_DIRS)]
+    return installed_voices(FESTIVAL_VOICES)
 
 
 def festival_batch(jobs: list[dict], folder: Path, timeout: float = 900) -> None:

@@ -3,6 +3,7 @@ second). Used by the corpus (its English voice) and accents.py (its other voices
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -15,6 +16,17 @@ PROSODY = [
     "  (set! int_lr_params (list (list 'target_f0_mean f0) (list 'target_f0_std std)",
     "                            '(model_f0_mean 170) '(model_f0_std 34)))",
 ]
+
+
+VOICE_DIRS = [Path("/usr/share/festival/voices"), Path("/usr/lib/festival/voices")]  # LANGUAGE/VOICE below
+
+
+def installed_voices(voices) -> list[str]:
+    """Those of ``voices`` that festival has installed ([] without festival)."""
+    if shutil.which("festival") is None:
+        return []
+    folders = [folder for folder in VOICE_DIRS if folder.is_dir()]
+    return [voice for voice in voices if any(any(folder.glob(f"*/{voice}")) for folder in folders)]
 
 
 def scheme_string(text: str) -> str:
