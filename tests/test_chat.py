@@ -189,6 +189,26 @@ def test_generated_answers_are_right_and_the_held_out_split_is_disjoint():
     )
 
 
+def test_composed_word_problems_use_no_held_out_or_validation_words():
+    import random
+
+    from plugins.chat import domains
+    from plugins.chat.word_problems import composed_word_problem
+
+    # scenes, things and verbs of domains.WORD_TEST and of benchmarks/chat_validate.py's own phrasings
+    reserved = ["停车场", "开进", "辆", "鸡蛋", "篮子", "打碎", "盒", "装", "牛奶", "箱", "操场", "同学", "又来了",
+                "橘子", "吃了", "坐", "铅笔"]  # fmt: skip
+    rng = random.Random(0)
+    for op in "+-*/":
+        for _ in range(500):
+            question, says, unit = composed_word_problem(rng, op)
+            text = question + says + unit
+            assert not [word for word in reserved if word in text], text
+            assert question.count("{a}") == question.count("{b}") == 1, question
+            r = domains.solve(op, 12, 3)
+            assert domains.last_number(f"{says}{r}{unit}。") == r
+
+
 def test_the_working_is_true_and_built_from_steps_seen_in_training():
     import re
 

@@ -16,6 +16,8 @@ import random
 import re
 from pathlib import Path
 
+from plugins.chat.word_problems import composed_word_problem
+
 # ---- numerals -------------------------------------------------------------------------------------
 DIGITS_ZH = "零一二三四五六七八九"
 
@@ -207,14 +209,21 @@ def _vary(rng: random.Random, question: str, drop: float = 0.0, fillers: float =
     return question
 
 
+# Training word problems: their share of the arithmetic questions, and the share of those composed from
+# parts (word_problems.py) rather than drawn from WORD_TRAIN.
+WORD_SHARE, COMPOSED_SHARE = 0.4, 0.6
+
+
 def arithmetic_item(rng: random.Random, op: str, a: int, b: int, held_out: bool) -> dict:
     r = solve(op, a, b)
     x, y = _numerals(rng, a, b)
     words = (WORD_TEST if held_out else WORD_TRAIN)[op]
     restated = f"{a}{OPS[op]}{b}"
     steps = f"{restated}：{working(op, a, b)}，所以{restated}等于{r}"
-    if rng.random() < 0.3:
+    if rng.random() < (0.3 if held_out else WORD_SHARE):
         question, says, unit = rng.choice(words)
+        if not held_out and rng.random() < COMPOSED_SHARE:
+            question, says, unit = composed_word_problem(rng, op)
         answer = f"{steps}，{says}{r}{unit}。"
         question = question.format(a=x, b=y)
     else:
