@@ -146,9 +146,9 @@ def working(op: str, a: int, b: int) -> str:
     other problems, and counting at most to a one-digit number: + and - take the tens of ``b``, then its
     units (37+45: 37+40=77, 77+5=82); x of a two-digit factor takes its tens, then its units (13x6:
     10x6=60, 6x3=18, 60+18=78), x of two one-digit factors counts up in the larger (3x8: 8x1=8, 8x2=16,
-    8x3=24); / counts up in the divisor to a one-digit quotient (24/8: 8x1=8, 8x2=16, 8x3=24) and finds
-    the tens of a larger one first, then its units in what is left (96/6: 6x10=60, 96-60=36, 6x6=36,
-    10+6=16). Products are written larger factor first, a division's divisor first. A held-out
+    8x3=24); / counts up in the divisor to a one-digit quotient (24/8: 8x1=8<24, 8x2=16<24, 8x3=24) and
+    finds the tens of a larger one first, then counts its units in what is left (96/6: 6x10=60, 96-60=36,
+    6x1=6<36 ... 6x6=36, 10+6=16). Products are written larger factor first, a division's divisor first. A held-out
     pair is thus made of steps from training pairs."""
     if op in "+-":
         tens, units = b - b % 10, b % 10
@@ -170,10 +170,19 @@ def working(op: str, a: int, b: int) -> str:
     tens, units = quotient - quotient % 10, quotient % 10
     if b == 1 or not units:
         return f"{b}×{quotient}={a}"
-    if not tens:  # count up in the divisor: every b x k is also a step of other divisions
-        return "，".join(f"{b}×{k}={b * k}" for k in range(1, quotient + 1))
+    if not tens:
+        return _count_up(b, quotient, a)
     rest = a - b * tens
-    return f"{b}×{tens}={b * tens}，{a}-{b * tens}={rest}，{b}×{units}={rest}，{tens}+{units}={quotient}"
+    return f"{b}×{tens}={b * tens}，{a}-{b * tens}={rest}，{_count_up(b, units, rest)}，{tens}+{units}={quotient}"
+
+
+def _count_up(b: int, quotient: int, target: int) -> str:
+    """b x 1, b x 2 ... up to ``target``, each product short of it marked (8×7=56<64): whether to stop is
+    then read from two neighbouring numbers, not by looking back at the question (unmarked, the model
+    counted past the dividend). Every b x k is also a step of other divisions."""
+    return "，".join(
+        f"{b}×{k}={b * k}" + (f"<{target}" if k < quotient else "") for k in range(1, quotient + 1)
+    )
 
 
 def _product(x: int, y: int) -> str:
