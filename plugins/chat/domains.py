@@ -148,8 +148,8 @@ def working(op: str, a: int, b: int) -> str:
     10x6=60, 6x3=18, 60+18=78), x of two one-digit factors counts up in the larger (3x8: 8x1=8, 8x2=16,
     8x3=24); / counts up in the divisor to a one-digit quotient (24/8: 8x1=8<24, 8x2=16<24, 8x3=24) and
     finds the tens of a larger one first, then counts its units in what is left (96/6: 6x10=60, 96-60=36,
-    6x1=6<36 ... 6x6=36, 10+6=16). Products are written larger factor first, a division's divisor first. A held-out
-    pair is thus made of steps from training pairs."""
+    6x1=6<36 ... 6x6=36, 10+6=16). Products are written larger factor first, a division's divisor first.
+    A held-out pair is thus made of steps from training pairs."""
     if op in "+-":
         tens, units = b - b % 10, b % 10
         parts, steps, x = ([tens, units] if tens and units else [b]), [], a

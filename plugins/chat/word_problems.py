@@ -49,7 +49,9 @@ ENDINGS = {  # (question ending, what the answer says before the result, whether
     "-": [("还剩多少{u}？", "还剩", False), ("还有几{u}{o}？", "还有", True), ("剩下多少{u}？", "剩下", False),
           ("现在还有多少{u}？", "现在还有", False), ("还剩几{u}{o}？", "还剩", True)],
 }  # fmt: skip
-STORIES = {  # (question with the ending's place as {end}, says, with the thing) or a fixed ending
+# (question, says, with the thing as in ENDINGS or a unit of its own); says None: the story's {start} and
+# {end} are drawn from OPENINGS and ENDINGS
+STORIES = {
     "+": [
         ("{start}，{more}{b}{u}，{end}", None, None),
         ("{start}，{q}{more}{b}{u}，{end}", None, None),
