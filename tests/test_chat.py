@@ -164,8 +164,11 @@ def test_chinese_numerals_and_the_solver():
 def test_generated_answers_are_right_and_the_held_out_split_is_disjoint():
     from plugins.chat import domains
 
-    train, test = domains.domain_items("train"), domains.domain_items("test")
+    train, test = domains.domain_items("train", draws=3), domains.domain_items("test")  # the recipe's draws
     assert domains.domain_items("test") == test  # fixed
+    # more draws: more distinct questions, not the same ones repeated
+    once = {item["question"] for item in domains.domain_items("train") if item["domain"] == "arithmetic"}
+    assert len({item["question"] for item in train if item["domain"] == "arithmetic"}) > 2.5 * len(once)
     for item in train + test:
         assert domains.is_correct(item, item["answer"]), item
     # no held-out (operation, operands) pair in training, in either order for + and x

@@ -313,9 +313,9 @@ def is_held_out(conversation: dict) -> bool:
     return int(hashlib.md5(text.encode("utf-8")).hexdigest(), 16) % TEST_SHARE == 0
 
 
-def domain_conversations(split: str) -> list[dict]:
+def domain_conversations(split: str, draws: int = 1) -> list[dict]:
     """The generated domains (arithmetic, commands, project questions; ``plugins/chat/domains.py``) as
-    conversations, with their fixed split."""
+    conversations, with their fixed split (``draws``: ``domain_items``)."""
     from plugins.chat.domains import domain_items
 
     return [
@@ -326,22 +326,23 @@ def domain_conversations(split: str) -> list[dict]:
             ],
             "source": f"generated:{item['domain']}:{i}",
         }
-        for i, item in enumerate(domain_items(split))
+        for i, item in enumerate(domain_items(split, draws=draws))
     ]
 
 
-def load_zh_instruct(split: str = "train") -> list[dict]:
+def load_zh_instruct(split: str = "train", draws: int = 1) -> list[dict]:
     """The shipped Chinese instruction set. ``train``: the hand-written training split plus the generated
-    domains' training items; ``test``: the hand-written held-out split (the instruction split that
-    perplexity and the CJK share are measured on; the domains' held-out items are scored by
-    ``apps eval chat`` separately); ``all``: every hand-written record."""
+    domains' training items, both ``draws`` times as many (the recipe's ``domain_draws``); ``test``: the
+    hand-written held-out split (the instruction split that perplexity and the CJK share are measured on;
+    the domains' held-out items are scored by ``apps eval chat`` separately); ``all``: every hand-written
+    record."""
     if split not in ("train", "test", "all"):
         raise AppsError(f"split is {split!r}; expected train, test or all")
     conversations, report = load_file(ZH_FILE, "alpaca", "fail")
     if split == "all":
         return conversations
     written = [c for c in conversations if is_held_out(c) == (split == "test")]
-    return written + domain_conversations("train") if split == "train" else written
+    return written * draws + domain_conversations("train", draws) if split == "train" else written
 
 
 def zh_instruct_dataset(split: str = "train", **_) -> list[dict]:
@@ -361,14 +362,17 @@ def english_corpus(split: str = "train") -> str:
 
 
 # ---- resolving a recipe's dataset string ---------------------------------------------------------
-def resolve_dataset(spec: str, dataset_dir: str | None = None, on_error: str = "skip", split: str = "train"):
-    """``spec`` is comma-separated: shipped names (``zh-instruct``), names in ``dataset_dir``'s
-    dataset_info.json, JSON/JSONL paths, ``folder:name`` or Hugging Face ids (``owner/name``)."""
+def resolve_dataset(
+    spec: str, dataset_dir: str | None = None, on_error: str = "skip", split: str = "train", draws: int = 1
+):
+    """``spec`` is comma-separated: shipped names (``zh-instruct``, its training split ``draws`` times as
+    large), names in ``dataset_dir``'s dataset_info.json, JSON/JSONL paths, ``folder:name`` or Hugging
+    Face ids (``owner/name``)."""
     conversations: list[dict] = []
     reports = []
     for item in [s.strip() for s in spec.split(",") if s.strip()]:
         if item == "zh-instruct":
-            part = load_zh_instruct(split)
+            part = load_zh_instruct(split, draws)
             report = LoadReport(f"zh-instruct[{split}]", len(part), len(part))
         elif dataset_dir and (Path(dataset_dir) / "dataset_info.json").is_file() and not Path(item).exists():
             part, report = load_dataset_info(dataset_dir, item, on_error)

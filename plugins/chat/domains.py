@@ -539,20 +539,22 @@ TRAIN_ARITHMETIC = 16000
 REPEAT = {"commands": 2, "project": 10}  # small domains repeated in training, so each is seen often
 
 
-def domain_items(split: str, seed: int = 7) -> list[dict]:
-    """The generated items of ``split`` (train or test), fixed for a seed."""
+def domain_items(split: str, seed: int = 7, draws: int = 1) -> list[dict]:
+    """The generated items of ``split`` (train or test), fixed for a seed. ``draws`` > 1 makes the
+    training items that many times as many (arithmetic and the varied project questions newly drawn, the
+    commands repeated), so one epoch over them meets more distinct questions than epochs over one draw."""
     if split not in ("train", "test"):
         raise ValueError(f"split is {split!r}; expected train or test")
     if split == "test":
         return arithmetic_set("test", TEST_ARITHMETIC, seed + 1) + command_set("test") + project_set("test")
-    items = arithmetic_set("train", TRAIN_ARITHMETIC, seed)
+    items = arithmetic_set("train", TRAIN_ARITHMETIC * draws, seed)
     rng = random.Random(seed)
     projects = [
         dict(item, question=_vary(rng, item["question"], drop=0.3, fillers=0.3))
-        for _ in range(REPEAT["project"])
+        for _ in range(REPEAT["project"] * draws)
         for item in project_set("train", rng, composed=0.5)
     ]
-    items += command_set("train") * REPEAT["commands"] + projects
+    items += command_set("train") * REPEAT["commands"] * draws + projects
     rng.shuffle(items)
     return items
 

@@ -87,11 +87,15 @@ def _sft_parts(recipe) -> TrainingParts:
         raise AppsError(
             "the recipe names no dataset", hint="for example dataset=zh-instruct or dataset=data.json"
         )
+    if recipe.domain_draws < 1:
+        raise AppsError(
+            f"domain_draws is {recipe.domain_draws}; expected 1 or more", hint="for example domain_draws=3"
+        )
     ref = resolve_model_ref(recipe.model)
     tokenizer = load_tokenizer(ref)
     template = get_template(recipe.template, tokenizer)
     train_conv, reports = chat_data.resolve_dataset(
-        recipe.dataset, recipe.dataset_dir, recipe.on_error, "train"
+        recipe.dataset, recipe.dataset_dir, recipe.on_error, "train", recipe.domain_draws
     )
     eval_conv = []
     if recipe.eval_dataset:
