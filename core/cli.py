@@ -294,6 +294,10 @@ def main() -> None:
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         sys.exit(130)
+    finally:
+        from core.training.distributed import shutdown
+
+        shutdown()
 
 
 if __name__ == "__main__":

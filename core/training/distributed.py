@@ -4,6 +4,7 @@ and device, and rank 0's choices shared with every rank. In a single process eac
 from __future__ import annotations
 
 import os
+import sys
 
 
 def process_group():
@@ -38,6 +39,16 @@ def barrier() -> None:
     dist = process_group()
     if dist is not None:
         dist.barrier()
+
+
+def shutdown() -> None:
+    """Take down the process group that the Trainer started under torchrun (nothing else ends it): left to
+    the interpreter's exit, gloo's threads can abort a rank that has finished its work ("terminate called
+    without an active exception", exit code -6). Imports nothing: a command that never loaded torch has no
+    group."""
+    dist = sys.modules.get("torch.distributed")
+    if dist is not None and dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def training_device():
