@@ -3,7 +3,8 @@
     python benchmarks/chat_validate.py [MODEL] [--arithmetic N]
 
 Project questions in phrasings of their own (below: neither training templates nor held-out ones, and
-never trained on), every command phrasing in a wrapper of its own, and arithmetic questions drawn afresh
+never trained on), every command phrasing in a wrapper of its own (and, as "commands (wide)", in each of
+eight more), and arithmetic questions drawn afresh
 (seed 999) from the training pairs and templates, scored per operation, so that a recipe change can be
 judged without reading the held-out split.
 """
@@ -79,6 +80,20 @@ def command_items() -> list[dict]:
     ]
 
 
+# a second, wider set: every phrasing in every one of these wrappers, with words before and after it
+COMMAND_WRAPS_WIDE = ["{c}，辛苦了。", "好的，{c}，动作要稳。", "嘿，请{c}", "{c}，记得小心。", "能否{c}？",
+                      "请立刻{c}！", "小帮手，{c}好不好？", "等一下{c}"]  # fmt: skip
+
+
+def wide_command_items() -> list[dict]:
+    return [
+        {"domain": "commands:wide", "question": wrap.format(c=phrase), "expected": target}
+        for target, phrases in domains.COMMANDS.items()
+        for phrase in phrases
+        for wrap in COMMAND_WRAPS_WIDE
+    ]
+
+
 def arithmetic_items(count: int) -> list[dict]:
     """``count`` questions drawn by the training generator (seed 999: its templates and training pairs) and
     ``count // 2`` in the phrasings above on training pairs drawn here (seed 998), so that this second part
@@ -115,7 +130,7 @@ def main() -> None:
     from plugins.chat.model import load_chat_model
 
     chat = load_chat_model(args.model, device="cpu", precision="fp32")
-    items = project_items() + command_items() + arithmetic_items(args.arithmetic)
+    items = project_items() + command_items() + wide_command_items() + arithmetic_items(args.arithmetic)
     for item in items:  # is_correct scores by the domain's prefix
         item["domain"], item["group"] = item["domain"].split(":")[0], item["domain"]
     groups = collections.defaultdict(list)
@@ -124,12 +139,13 @@ def main() -> None:
     totals = collections.Counter()
     for group, part in sorted(groups.items()):
         row = domain_scores(chat, part)[part[0]["domain"]]
-        totals[part[0]["domain"], "right"] += row["right"]
-        totals[part[0]["domain"], "count"] += row["count"]
+        total = "commands (wide)" if group == "commands:wide" else part[0]["domain"]
+        totals[total, "right"] += row["right"]
+        totals[total, "count"] += row["count"]
         print(f"{group:16s} {row['right']:3d}/{row['count']:3d}  {row['exact_match']:.3f}")
         for wrong in row["wrong"][: args.show]:
             print(f"    {wrong['question']} -> {wrong['answer'][:120]!r}  (expected {wrong['expected']})")
-    for domain in ("project", "commands", "arithmetic"):
+    for domain in ("project", "commands", "commands (wide)", "arithmetic"):
         if totals[domain, "count"]:
             print(
                 f"{domain:16s} {totals[domain, 'right']:3d}/{totals[domain, 'count']:3d}  "

@@ -183,6 +183,11 @@ def test_generated_answers_are_right_and_the_held_out_split_is_disjoint():
     assert not {item["question"] for item in test} & questions
     assert not set(domains.BARE_TEST) & set(domains.BARE_TRAIN)
     assert not set(domains.WRAP_TEST) & set(domains.WRAP_TRAIN)
+    # commands in wrappers composed afresh for each draw, none of them a held-out one
+    commands = {item["question"] for item in train if item["domain"] == "commands"}
+    assert len(commands) > 2 * len(domains.command_set("train"))
+    composed = {o + "{c}" + c for o in domains.WRAP_OPENINGS for c in domains.WRAP_CLOSINGS}
+    assert not composed & set(domains.WRAP_TEST)
     spelled = [domains.chinese_numeral(i["pair"][2]) in i["question"] for i in held if i["pair"][2] > 10]
     assert 0.2 < sum(spelled) / len(spelled) < 0.8  # operands in Chinese numerals and in Arabic ones
     # the domain is scored by the last number: a wrong result is wrong

@@ -342,17 +342,27 @@ WRAP_TRAIN = [
     "机器人，{c}",
 ]
 WRAP_TEST = ["能不能{c}？", "麻烦你{c}，谢谢。", "请你马上{c}", "我想让你{c}"]
+# Composed training wrappers: an opening and a closing the answer does not depend on, so the command is
+# found inside words around it on either side (none of them a held-out or validation wrapper's words)
+WRAP_OPENINGS = ["", "", "请", "帮我", "麻烦", "现在", "快", "机器人，", "好，", "先", "然后", "接下来",
+                 "下一步，", "那就", "喂，", "小机器人，", "请帮我", "给我", "快点", "好了，"]  # fmt: skip
+WRAP_CLOSINGS = ["", "", "。", "！", "吧", "吧。", "一下", "一下吧", "，快点", "，小心点", "，慢一点",
+                 "，动作轻一点", "，就现在", "，别等了", "，做完告诉我", "，开始吧", "，听到了吗", "，对准一点"]  # fmt: skip
 
 
-def command_set(split: str) -> list[dict]:
-    """Every (command phrasing, wrapper) of the split: training and held-out wrappers are disjoint."""
+def command_set(split: str, rng: random.Random | None = None, composed: float = 0.0) -> list[dict]:
+    """Every (command phrasing, wrapper) of the split: training and held-out wrappers are disjoint. With
+    ``rng``, a ``composed`` share of the training wrappers is an opening and a closing drawn afresh."""
     wraps = WRAP_TEST if split == "test" else WRAP_TRAIN
-    return [
-        {"domain": "commands", "question": wrap.format(c=phrase), "answer": target, "expected": target}
-        for target, phrases in COMMANDS.items()
-        for phrase in phrases
-        for wrap in wraps
-    ]
+    out = []
+    for target, phrases in COMMANDS.items():
+        for phrase in phrases:
+            for wrap in wraps:
+                if rng is not None and rng.random() < composed:
+                    wrap = rng.choice(WRAP_OPENINGS) + "{c}" + rng.choice(WRAP_CLOSINGS)
+                question = wrap.format(c=phrase)
+                out.append({"domain": "commands", "question": question, "answer": target, "expected": target})
+    return out
 
 
 # ---- questions about this project ---------------------------------------------------------------
@@ -541,8 +551,9 @@ REPEAT = {"commands": 2, "project": 10}  # small domains repeated in training, s
 
 def domain_items(split: str, seed: int = 7, draws: int = 1) -> list[dict]:
     """The generated items of ``split`` (train or test), fixed for a seed. ``draws`` > 1 makes the
-    training items that many times as many (arithmetic and the varied project questions newly drawn, the
-    commands repeated), so one epoch over them meets more distinct questions than epochs over one draw."""
+    training items that many times as many (arithmetic, the varied project questions and the commands'
+    composed wrappers newly drawn), so one epoch over them meets more distinct questions than epochs over
+    one draw."""
     if split not in ("train", "test"):
         raise ValueError(f"split is {split!r}; expected train or test")
     if split == "test":
@@ -554,7 +565,8 @@ def domain_items(split: str, seed: int = 7, draws: int = 1) -> list[dict]:
         for _ in range(REPEAT["project"] * draws)
         for item in project_set("train", rng, composed=0.5)
     ]
-    items += command_set("train") * REPEAT["commands"] * draws + projects
+    commands = [item for _ in range(REPEAT["commands"] * draws) for item in command_set("train", rng, 0.5)]
+    items += commands + projects
     rng.shuffle(items)
     return items
 

@@ -25,8 +25,8 @@ class ChatRecipe(Recipe):
     cutoff_len: int = 1024
     on_error: str = "skip"  # malformed records: skip (reported with file:line) | fail
     replay_english: float = 0.0  # English text blocks mixed in, as a share of the chat samples
-    # zh-instruct: its training split N times as large (generated questions newly drawn, commands and
-    # hand-written records repeated): one epoch over 3 draws meets 3x the questions of 3 epochs over one
+    # zh-instruct: its training split N times as large (generated questions and the commands' composed
+    # wrappers newly drawn, hand-written records repeated): one epoch over 3 draws meets 3x the questions
     domain_draws: int = 1
     extend_vocab: int = 0  # add up to N Chinese tokens learned from the training set
     vocab_size: int = 2048  # pretrain: byte-level BPE vocabulary
