@@ -343,7 +343,7 @@ WRAP_TRAIN = [
 ]
 WRAP_TEST = ["能不能{c}？", "麻烦你{c}，谢谢。", "请你马上{c}", "我想让你{c}"]
 # Composed training wrappers: an opening and a closing the answer does not depend on, so the command is
-# found inside words around it on either side (none of them a held-out or validation wrapper's words)
+# found inside words around it on either side (no held-out wrapper is one of them: tested)
 WRAP_OPENINGS = ["", "", "请", "帮我", "麻烦", "现在", "快", "机器人，", "好，", "先", "然后", "接下来",
                  "下一步，", "那就", "喂，", "小机器人，", "请帮我", "给我", "快点", "好了，"]  # fmt: skip
 WRAP_CLOSINGS = ["", "", "。", "！", "吧", "吧。", "一下", "一下吧", "，快点", "，小心点", "，慢一点",
