@@ -4,9 +4,8 @@
 
 Project questions in phrasings of their own (below: neither training templates nor held-out ones, and
 never trained on), every command phrasing in a wrapper of its own (and, as "commands (wide)", in each of
-eight more), and arithmetic questions drawn afresh
-(seed 999) from the training pairs and templates, scored per operation, so that a recipe change can be
-judged without reading the held-out split.
+eight more), and arithmetic questions drawn afresh (seed 999) from the training pairs and templates,
+scored per operation, so that a recipe change can be judged without reading the held-out split.
 """
 
 from __future__ import annotations
