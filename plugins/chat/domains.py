@@ -565,7 +565,9 @@ def domain_items(split: str, seed: int = 7, draws: int = 1) -> list[dict]:
         for _ in range(REPEAT["project"] * draws)
         for item in project_set("train", rng, composed=0.5)
     ]
-    commands = [item for _ in range(REPEAT["commands"] * draws) for item in command_set("train", rng, 0.5)]
+    commands = [
+        item for _ in range(REPEAT["commands"] * draws) for item in command_set("train", rng, composed=0.5)
+    ]
     items += commands + projects
     rng.shuffle(items)
     return items
