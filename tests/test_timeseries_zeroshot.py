@@ -66,16 +66,22 @@ def test_router_sends_each_horizon_to_the_shortest_model_that_covers_it():
     assert router.source(17) == router.source(24) == router.source(48) == router.source(None) == "long"
     out = router.predict([np.arange(20.0), np.arange(100.0)], 6)
     assert out["point"].shape == (2, 6) and (out["q0.1"] <= out["q0.9"] + 1e-6).all()
-    # models of one prediction length (the default's three short seeds) forecast as their mean
+    # models of one prediction length (the default's three short seeds) forecast as their mean, each
+    # reading the whole history and its later half
     seed = Forecaster(build_model(ModelSettings(context_length=32, prediction_length=8, **tiny)), path="s1")
     router = horizon_router(long, [short, medium, seed])
-    assert router.source(6) == "short (mean of 2 seeds)" and router.source(9) == "medium"
+    assert (
+        router.source(6) == "short (mean of 2 seeds, whole and recent history)"
+        and router.source(9) == "medium"
+    )
     histories = [np.arange(20.0), np.sin(np.arange(50.0))]
-    both = [model.predict(histories, 6) for model in (short, seed)]
-    assert not np.allclose(both[0]["point"], both[1]["point"])  # two initialisations
+    halves = [histories[0][-12:], histories[1][-25:]]  # at least 2 horizons; half of 50
+    parts = [model.predict(h, 6) for model in (short, seed) for h in (histories, halves)]
+    assert not np.allclose(parts[0]["point"], parts[2]["point"])  # two initialisations
+    assert not np.allclose(parts[0]["point"], parts[1]["point"])  # two contexts
     out = router.predict(histories, 6)
     for key in ("point", "q0.1", "q0.9"):
-        np.testing.assert_allclose(out[key], (both[0][key] + both[1][key]) / 2, rtol=1e-5)
+        np.testing.assert_allclose(out[key], sum(part[key] for part in parts) / 4, rtol=1e-5)
     assert horizon_router(long, []) is long
 
 

@@ -301,11 +301,18 @@ class Forecaster:
         return result
 
 
+def recent_half(history: np.ndarray, horizon: int) -> np.ndarray:
+    """The later half of ``history``, at least two horizons and 8 points long."""
+    return history[-max(len(history) // 2, 2 * horizon, 8) :]
+
+
 class SeedEnsemble:
     """Models of one recipe trained from different seeds, forecasting together: the mean of their point
-    forecasts and of their quantiles. One model's forecast jitters from step to step by more than a smooth
-    series moves, and which seed does best differs from group to group; the mean of three seeds was at or
-    ahead of the seeds' average on every validation group (docs/timeseries.md)."""
+    forecasts and of their quantiles, each model reading both the whole history and its later half
+    (``recent_half``). One model's forecast jitters from step to step by more than a smooth series moves,
+    and which seed does best differs from group to group; the mean of three seeds was at or ahead of the
+    seeds' average on every validation group. The later half weighs recent years more, as ETS does: real
+    trending series change course (docs/timeseries.md, the fifth default)."""
 
     def __init__(self, *members: Forecaster):
         self.members = members
@@ -314,10 +321,15 @@ class SeedEnsemble:
         self.context_length, self.prediction_length = first.context_length, first.prediction_length
 
     def source(self, horizon: int | None = None) -> str:
-        return f"{self.members[0].source(horizon)} (mean of {len(self.members)} seeds)"
+        return (
+            f"{self.members[0].source(horizon)} (mean of {len(self.members)} seeds, whole and recent history)"
+        )
 
     def predict(self, histories, horizon=None, quantiles=(0.1, 0.9), batch_size=256) -> dict:
-        outs = [m.predict(histories, horizon, quantiles, batch_size) for m in self.members]
+        halves = [recent_half(np.asarray(x), horizon or self.prediction_length) for x in histories]
+        outs = [
+            m.predict(h, horizon, quantiles, batch_size) for m in self.members for h in (histories, halves)
+        ]
         return {key: np.mean([out[key] for out in outs], axis=0) for key in outs[0]}
 
 
@@ -327,8 +339,8 @@ class HorizonRouter:
     96-step context: yearly 6, quarterly 8; medium, 18 steps with 128: monthly 18, weekly 13, daily 14),
     else from the long one (48 steps with 384: hourly 48, and recursively beyond). A short series is thus
     seen by a model whose context it mostly fills, and no horizon of the competitions is recursive.
-    (The short model is the mean of three seeds, SeedEnsemble; averaging the long and short models helped
-    less on validation and multiplies the inference time: docs.)"""
+    (The short model is the mean of three seeds and two contexts, SeedEnsemble; averaging the long and short
+    models helped less on validation and multiplies the inference time: docs.)"""
 
     def __init__(self, long: Forecaster, *shorter: Forecaster):
         self.long = long
