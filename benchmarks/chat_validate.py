@@ -4,8 +4,10 @@
 
 Project questions in phrasings of their own (below: neither training templates nor held-out ones, and
 never trained on), every command phrasing in a wrapper of its own (and, as "commands (wide)", in each of
-eight more), and arithmetic questions drawn afresh (seed 999) from the training pairs and templates,
-scored per operation, so that a recipe change can be judged without reading the held-out split.
+eight more), arithmetic questions drawn afresh (seed 999) from the training pairs and templates, scored
+per operation, and "word problems (wide)": 12 word problems of the script's own (scenes, verbs and grammar
+no training problem has) on training pairs, so that a recipe change can be judged without reading the
+held-out split.
 """
 
 from __future__ import annotations
@@ -117,6 +119,47 @@ def arithmetic_items(count: int) -> list[dict]:
     return items
 
 
+# a third, wider arithmetic set: word problems in scenes, verbs and grammar of this script's own (verbs
+# without 了, directional complements, the count before or after "每"), 8 training pairs each (seed 996)
+WORD_PROBLEMS_WIDE = {
+    "+": ["池塘里有{a}只青蛙，又跳进来{b}只，池塘里现在有几只青蛙？",
+          "上午卖出{a}杯果汁，下午卖出{b}杯，这一天共卖出多少杯？",
+          "{a}名游客先上了船，接着又上来{b}名，船上一共有多少名游客？"],
+    "-": ["气球店有{a}个气球，飞走{b}个，店里还剩几个气球？",
+          "电影院里有{a}位观众，散场时走了{b}位，还留下多少位观众？",
+          "水桶里有{a}升水，倒出去{b}升，桶里还有多少升水？"],
+    "*": ["每只蜘蛛有{a}条腿，{b}只蜘蛛共有多少条腿？",
+          "一袋糖果重{a}克，{b}袋糖果重多少克？",
+          "教室里摆了{b}排桌子，每排摆{a}张，一共摆了多少张桌子？"],
+    "/": ["{a}朵花插在{b}个花瓶里，每个花瓶插得一样多，每个花瓶插几朵？",
+          "{a}米长的布做了{b}件一样的衣服，每件用布多少米？",
+          "{a}名运动员平均站成{b}列，每列站几名？"],
+}  # fmt: skip
+
+
+def wide_word_items() -> list[dict]:
+    import random
+
+    rng = random.Random(996)
+    items = []
+    for op, templates in WORD_PROBLEMS_WIDE.items():
+        pairs = [
+            p for p in domains.arithmetic_pairs(op) if min(p) > 0 and not domains.is_held_out_pair(op, *p)
+        ]
+        for template in templates:
+            for _ in range(8):
+                a, b = rng.choice(pairs)
+                numeral = domains.chinese_numeral if rng.random() < 0.4 else str
+                items.append(
+                    {
+                        "domain": "arithmetic:word wide",
+                        "question": template.format(a=numeral(a), b=numeral(b)),
+                        "expected": domains.solve(op, a, b),
+                    }
+                )
+    return items
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -130,6 +173,7 @@ def main() -> None:
 
     chat = load_chat_model(args.model, device="cpu", precision="fp32")
     items = project_items() + command_items() + wide_command_items() + arithmetic_items(args.arithmetic)
+    items += wide_word_items()
     for item in items:  # is_correct scores by the domain's prefix
         item["domain"], item["group"] = item["domain"].split(":")[0], item["domain"]
     groups = collections.defaultdict(list)
@@ -138,13 +182,14 @@ def main() -> None:
     totals = collections.Counter()
     for group, part in sorted(groups.items()):
         row = domain_scores(chat, part)[part[0]["domain"]]
-        total = "commands (wide)" if group == "commands:wide" else part[0]["domain"]
+        wide = {"commands:wide": "commands (wide)", "arithmetic:word wide": "word problems (wide)"}
+        total = wide.get(group, part[0]["domain"])
         totals[total, "right"] += row["right"]
         totals[total, "count"] += row["count"]
         print(f"{group:16s} {row['right']:3d}/{row['count']:3d}  {row['exact_match']:.3f}")
         for wrong in row["wrong"][: args.show]:
             print(f"    {wrong['question']} -> {wrong['answer'][:120]!r}  (expected {wrong['expected']})")
-    for domain in ("project", "commands", "commands (wide)", "arithmetic"):
+    for domain in ("project", "commands", "commands (wide)", "arithmetic", "word problems (wide)"):
         if totals[domain, "count"]:
             print(
                 f"{domain:16s} {totals[domain, 'right']:3d}/{totals[domain, 'count']:3d}  "

@@ -205,7 +205,9 @@ def test_composed_word_problems_use_no_held_out_or_validation_words():
 
     # scenes, things and verbs of domains.WORD_TEST and of benchmarks/chat_validate.py's own phrasings
     reserved = ["停车场", "开进", "辆", "鸡蛋", "篮子", "打碎", "盒", "装", "牛奶", "箱", "操场", "同学", "又来了",
-                "橘子", "吃了", "坐", "铅笔"]  # fmt: skip
+                "橘子", "吃了", "坐", "铅笔", "青蛙", "跳进", "果汁", "卖出", "游客", "上来", "船", "飞走", "观众",
+                "散场", "电影院", "水桶", "倒出", "蜘蛛", "腿", "糖果", "重", "摆", "花瓶", "插", "布", "运动员",
+                "站成", "列", "一样多", "上午", "下午", "接着"]  # fmt: skip
     rng = random.Random(0)
     for op in "+-*/":
         for _ in range(500):
