@@ -95,6 +95,10 @@ def wide_command_items() -> list[dict]:
     ]
 
 
+def training_pairs(op: str) -> list[tuple[int, int]]:
+    return [p for p in domains.arithmetic_pairs(op) if not domains.is_held_out_pair(op, *p)]
+
+
 def arithmetic_items(count: int) -> list[dict]:
     """``count`` questions drawn by the training generator (seed 999: its templates and training pairs) and
     ``count // 2`` in the phrasings above on training pairs drawn here (seed 998), so that this second part
@@ -107,7 +111,7 @@ def arithmetic_items(count: int) -> list[dict]:
     ]
     rng = random.Random(998)
     for op, share in domains.SHARES.items():
-        pairs = [p for p in domains.arithmetic_pairs(op) if not domains.is_held_out_pair(op, *p)]
+        pairs = training_pairs(op)
         for _ in range(round(count // 2 * share)):
             a, b = rng.choice(pairs)
             question = rng.choice(ARITHMETIC_VALIDATION[op]).format(
@@ -143,9 +147,7 @@ def wide_word_items() -> list[dict]:
     rng = random.Random(996)
     items = []
     for op, templates in WORD_PROBLEMS_WIDE.items():
-        pairs = [
-            p for p in domains.arithmetic_pairs(op) if min(p) > 0 and not domains.is_held_out_pair(op, *p)
-        ]
+        pairs = [p for p in training_pairs(op) if min(p) > 0]
         for template in templates:
             for _ in range(8):
                 a, b = rng.choice(pairs)
@@ -158,6 +160,10 @@ def wide_word_items() -> list[dict]:
                     }
                 )
     return items
+
+
+# groups reported under a total of their own, beside their domain's
+OWN_TOTALS = {"commands:wide": "commands (wide)", "arithmetic:word wide": "word problems (wide)"}
 
 
 def main() -> None:
@@ -182,8 +188,7 @@ def main() -> None:
     totals = collections.Counter()
     for group, part in sorted(groups.items()):
         row = domain_scores(chat, part)[part[0]["domain"]]
-        wide = {"commands:wide": "commands (wide)", "arithmetic:word wide": "word problems (wide)"}
-        total = wide.get(group, part[0]["domain"])
+        total = OWN_TOTALS.get(group, part[0]["domain"])
         totals[total, "right"] += row["right"]
         totals[total, "count"] += row["count"]
         print(f"{group:16s} {row['right']:3d}/{row['count']:3d}  {row['exact_match']:.3f}")
