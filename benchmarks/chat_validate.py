@@ -168,7 +168,7 @@ OWN_TOTALS = {"commands:wide": "commands (wide)", "arithmetic:word wide": "word 
 
 def base_identity(model: str | None) -> str:
     """The adapter's base and a digest of its weights. Figures compare only between adapters on one base: a
-    rebuilt base (another machine, another thread count) moves them as much as a recipe change does."""
+    rebuilt base need not be bit-for-bit the same, and moved them as much as a recipe change does."""
     import hashlib
     import json
     from pathlib import Path
