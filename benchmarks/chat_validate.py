@@ -166,20 +166,14 @@ def wide_word_items() -> list[dict]:
 OWN_TOTALS = {"commands:wide": "commands (wide)", "arithmetic:word wide": "word problems (wide)"}
 
 
-def base_identity(model: str | None) -> str:
-    """The adapter's base and a digest of its weights. Figures compare only between adapters on one base: a
+def base_identity(base: str) -> str:
+    """The base model and a digest of its weights. Figures compare only between adapters on one base: a
     rebuilt base need not be bit-for-bit the same, and moved them as much as a recipe change does."""
     import hashlib
-    import json
     from pathlib import Path
 
-    from plugins.chat.model import resolve_chat_model
-
-    folder = Path(resolve_chat_model(model).location)
-    run = folder / "run.json"
-    base = Path(json.loads(run.read_text()).get("base_model", folder)) if run.exists() else folder
-    weights = base / "model.safetensors"
-    if not weights.exists():
+    weights = Path(base) / "model.safetensors"
+    if not weights.is_file():
         return f"base {base} (no model.safetensors to digest)"
     return f"base {base}, weights sha256 {hashlib.sha256(weights.read_bytes()).hexdigest()[:12]}"
 
@@ -195,8 +189,8 @@ def main() -> None:
     from plugins.chat.evaluate import domain_scores
     from plugins.chat.model import load_chat_model
 
-    print(base_identity(args.model))
     chat = load_chat_model(args.model, device="cpu", precision="fp32")
+    print(base_identity(chat.info["base_model"]))  # load_chat_model found the adapter's base
     items = project_items() + command_items() + wide_command_items() + arithmetic_items(args.arithmetic)
     items += wide_word_items()
     for item in items:  # is_correct scores by the domain's prefix
